@@ -1,0 +1,1 @@
+"""Pure-Python core: no ROS imports, unit-tested on NumPy arrays."""

@@ -1,0 +1,61 @@
+"""The data that flows through the pipeline: image -> box -> 2.5D keypoints -> 3D person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in image pixels (may extend past the image border)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.width / 2.0, self.y + self.height / 2.0)
+
+    @staticmethod
+    def full_image(width: int, height: int) -> Box:
+        return Box(0.0, 0.0, float(width), float(height))
+
+
+@dataclass
+class Pose25D:
+    """One person's keypoints as a model sees them, already mapped to source-image pixels.
+
+    ``uv`` (34, 2) pixels in the source image; ``z_rel`` (34,) depth relative to the pelvis in
+    scale-normalised units (pelvis-neck = 1, pelvis = 0); ``confidence`` (34,) in 0..1.
+    ``box`` is the crop the model looked at (the published ROI).
+    """
+
+    uv: FloatArray
+    z_rel: FloatArray
+    confidence: FloatArray
+    box: Box
+    score: float
+
+
+@dataclass
+class Person3D:
+    """One person's metric skeleton in the camera optical frame (x right, y down, z forward).
+
+    ``xyz`` (34, 3) metres; keypoints that could not be lifted have confidence 0.
+    """
+
+    id: str
+    score: float
+    box: Box
+    uv: FloatArray
+    xyz: FloatArray
+    confidence: FloatArray
+    root_depth: float = float("nan")
+    extras: dict[str, float] = field(default_factory=dict)
