@@ -1,0 +1,201 @@
+"""Lift 2.5D keypoints (pixels + pelvis-relative depth) to a metric skeleton in the camera frame.
+
+The model gives each joint's depth only relative to the pelvis, in units where pelvis-neck = 1.
+The missing absolute depth Z of the pelvis is the one depth at which the body's limbs, seen through
+the camera rays, have their known normalised lengths; each of the 17 measured limbs gives one
+estimate (a quadratic in Z) and their median is robust to a few wrong joints. The known millimetre
+lengths then fix the metric scale by weighted least squares.
+
+Everything here is defensive: bad joints are excluded rather than allowed to produce NaN/inf, and a
+person that cannot be lifted comes back with ``ok=False`` and zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bodypose3d_ros.core.skeleton import (
+    LIMB_JOINTS,
+    LIMB_LENGTHS_MM,
+    LIMB_LENGTHS_NORMALIZED,
+    NUM_KEYPOINTS,
+)
+from bodypose3d_ros.core.types import FloatArray
+
+# A limb whose two rays are closer than this (squared, in normalised image units) points along the
+# line of sight: its length says nothing about depth, so it is skipped.
+_MIN_RAY_SEPARATION_SQ = 1e-12
+_ROOT = 0  # the pelvis: its relative depth is zero by definition
+
+
+@dataclass(frozen=True)
+class LiftResult:
+    """One person's lifted skeleton.
+
+    ``xyz`` (34, 3) metres in the camera optical frame, always finite (zeros where not lifted);
+    ``confidence`` (34,) the input confidence, zeroed for joints that could not be lifted;
+    ``root_depth`` the pelvis depth in scale-normalised units and ``scale_mm`` the millimetres per
+    normalised unit (both NaN when ``ok`` is False).
+    """
+
+    xyz: FloatArray
+    confidence: FloatArray
+    root_depth: float
+    scale_mm: float
+    ok: bool
+
+
+def _failed() -> LiftResult:
+    return LiftResult(
+        xyz=np.zeros((NUM_KEYPOINTS, 3)),
+        confidence=np.zeros(NUM_KEYPOINTS),
+        root_depth=float("nan"),
+        scale_mm=float("nan"),
+        ok=False,
+    )
+
+
+def _as_float(value: npt.ArrayLike, shape: tuple[int, ...], name: str) -> FloatArray:
+    array = np.array(value, dtype=np.float64)  # a copy: callers' arrays are never modified
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
+    return array
+
+
+def camera_rays(uv: npt.ArrayLike, k: npt.ArrayLike) -> FloatArray:
+    """Rays inv(K) [u, v, 1] scaled to unit depth, so the point at depth d on ray r is d * r.
+
+    Returns an (N, 3) array; rows are NaN where ``k`` cannot be inverted.
+    """
+    pixels = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    intrinsics = np.asarray(k, dtype=np.float64).reshape(3, 3)
+    homogeneous = np.column_stack([pixels, np.ones(len(pixels))])
+    try:
+        rays = np.linalg.solve(intrinsics, homogeneous.T).T
+    except np.linalg.LinAlgError:
+        return np.full((len(pixels), 3), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result: FloatArray = rays / rays[:, 2:3]
+    return result
+
+
+def project(xyz: npt.ArrayLike, k: npt.ArrayLike) -> FloatArray:
+    """Pinhole projection of (N, 3) camera-frame points to (N, 2) pixels.
+
+    Points at or behind the camera plane (z <= 0) have no image: their pixels are NaN.
+    """
+    points = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+    intrinsics = np.asarray(k, dtype=np.float64).reshape(3, 3)
+    image = points @ intrinsics.T
+    depth = image[:, 2:3]
+    pixels: FloatArray = np.full((len(points), 2), np.nan)
+    np.divide(image[:, :2], depth, out=pixels, where=depth > 0)
+    return pixels
+
+
+def limb_root_depths(
+    rays: FloatArray, z_rel: FloatArray, usable: npt.NDArray[np.bool_]
+) -> FloatArray:
+    """Per-limb root depth: the larger Z with |r1 (z1 + Z) - r0 (z0 + Z)| = C; NaN if unsolvable.
+
+    With d = r1 z1 - r0 z0 and e = r1 - r0 the condition is |d + Z e|^2 = C^2, the quadratic
+    (e.e) Z^2 + 2 (d.e) Z + (d.d - C^2) = 0 (reference section 5 in vector form). A limb is
+    unsolvable when a joint is unusable, its rays coincide (e ~ 0), the discriminant is negative (no
+    depth makes it long enough) or the root is not in front of the camera.
+    """
+    i0, i1 = LIMB_JOINTS[:, 0], LIMB_JOINTS[:, 1]
+    d = rays[i1] * z_rel[i1, None] - rays[i0] * z_rel[i0, None]
+    e = rays[i1] - rays[i0]
+    a = np.einsum("ij,ij->i", e, e)
+    b = 2.0 * np.einsum("ij,ij->i", d, e)
+    c = np.einsum("ij,ij->i", d, d) - LIMB_LENGTHS_NORMALIZED**2
+    discriminant = b * b - 4.0 * a * c
+    solvable = usable[i0] & usable[i1] & (a > _MIN_RAY_SEPARATION_SQ) & (discriminant >= 0.0)
+    depths = np.full(len(LIMB_JOINTS), np.nan)
+    depths[solvable] = (-b[solvable] + np.sqrt(discriminant[solvable])) / (2.0 * a[solvable])
+    depths[~(depths > 0.0)] = np.nan  # also clears NaN; a root behind the camera is no answer
+    return depths
+
+
+def metric_scale(
+    points: FloatArray, confidence: FloatArray, usable: npt.NDArray[np.bool_]
+) -> float:
+    """Millimetres per normalised unit: weighted least-squares fit of limb lengths to the mm table.
+
+    Minimises sum w (s L - T)^2 with w = c0 c1, so s = sum(w L T) / sum(w L^2). NaN when no limb
+    counts.
+    """
+    i0, i1 = LIMB_JOINTS[:, 0], LIMB_JOINTS[:, 1]
+    lengths = np.linalg.norm(points[i1] - points[i0], axis=1)
+    weights = np.where(usable[i0] & usable[i1], confidence[i0] * confidence[i1], 0.0)
+    denominator = float(np.sum(weights * lengths**2))
+    if not np.isfinite(denominator) or denominator <= 0.0:
+        return float("nan")
+    return float(np.sum(weights * lengths * LIMB_LENGTHS_MM)) / denominator
+
+
+def lift_pose(
+    uv: npt.ArrayLike,
+    z_rel: npt.ArrayLike,
+    confidence: npt.ArrayLike,
+    k: npt.ArrayLike,
+    root_depth_filter: Callable[[float], float] | None = None,
+    min_confidence: float = 0.0,
+) -> LiftResult:
+    """Lift one person's 2.5D keypoints to metres in the camera optical frame.
+
+    ``uv`` (34, 2) source-image pixels, ``z_rel`` (34,) pelvis-relative depth (pelvis-neck = 1;
+    the pelvis's own value is taken as 0), ``confidence`` (34,), ``k`` the source image's 3x3
+    intrinsics.
+    ``root_depth_filter`` maps the solved root depth to the one used (a temporal smoother hooks in
+    here); it is only called when a depth was solved.
+
+    Joints with non-finite inputs, and joints that would land at or behind the camera, are not
+    lifted (confidence 0, xyz 0). Joints at or below ``min_confidence`` are still lifted but take no
+    part in solving depth or scale.
+    """
+    pixels = _as_float(uv, (NUM_KEYPOINTS, 2), "uv")
+    depths_rel = _as_float(z_rel, (NUM_KEYPOINTS,), "z_rel")
+    conf = _as_float(confidence, (NUM_KEYPOINTS,), "confidence")
+    intrinsics = _as_float(k, (3, 3), "k")
+    if not np.all(np.isfinite(intrinsics)):
+        return _failed()
+    depths_rel[_ROOT] = 0.0
+
+    rays = camera_rays(pixels, intrinsics)
+    finite = np.isfinite(rays).all(axis=1) & np.isfinite(depths_rel) & np.isfinite(conf)
+    # Zero the bad joints' inputs so no inf - inf reaches the arithmetic below.
+    rays = np.where(finite[:, None], rays, 0.0)
+    depths_rel = np.where(finite, depths_rel, 0.0)
+    conf = np.where(finite, conf, 0.0)
+    trusted = finite & (conf > max(min_confidence, 0.0))
+
+    limb_depths = limb_root_depths(rays, depths_rel, trusted)
+    limb_depths = limb_depths[np.isfinite(limb_depths)]
+    if limb_depths.size == 0:
+        return _failed()
+    root_depth = float(np.median(limb_depths))
+    if root_depth_filter is not None:
+        root_depth = float(root_depth_filter(root_depth))
+        if not np.isfinite(root_depth) or root_depth <= 0.0:
+            return _failed()
+
+    joint_depths = np.where(finite, depths_rel + root_depth, 0.0)
+    lifted = finite & (joint_depths > 0.0)
+    points = np.where(lifted[:, None], rays * joint_depths[:, None], 0.0)
+
+    scale_mm = metric_scale(points, conf, trusted & lifted)
+    if not np.isfinite(scale_mm) or scale_mm <= 0.0:
+        return _failed()
+    xyz = points * (scale_mm / 1000.0)
+    return LiftResult(
+        xyz=xyz,
+        confidence=np.where(lifted, conf, 0.0),
+        root_depth=root_depth,
+        scale_mm=scale_mm,
+        ok=True,
+    )

@@ -1,0 +1,180 @@
+"""Temporal smoothing of keypoints and root depth with One-Euro filters on real time stamps.
+
+The One-Euro filter is a low-pass filter whose cut-off rises with the signal's speed: a still
+person is heavily smoothed (no jitter) while a moving one is followed with little lag. Its rate
+comes from the actual time between frames, so dropped frames and variable camera rates are
+handled correctly, and each tracked person has their own filters, freed when they leave.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bodypose3d_ros.core.types import FloatArray
+
+DEFAULT_RESET_AFTER_S = 1.0
+
+
+@dataclass(frozen=True)
+class OneEuroParams:
+    """``min_cutoff`` Hz at rest, ``beta`` cut-off gain per unit of speed, ``d_cutoff`` Hz for the
+    speed estimate itself."""
+
+    min_cutoff: float
+    beta: float
+    d_cutoff: float = 1.0
+
+
+UV_PARAMS = OneEuroParams(min_cutoff=0.1, beta=0.05, d_cutoff=1.0)
+Z_REL_PARAMS = OneEuroParams(min_cutoff=0.5, beta=0.05, d_cutoff=1.0)
+ROOT_DEPTH_PARAMS = OneEuroParams(min_cutoff=0.1, beta=0.05, d_cutoff=1.0)
+
+
+def smoothing_factor(rate_hz: float, cutoff_hz: float | FloatArray) -> float | FloatArray:
+    """Exponential smoothing weight of a first-order low-pass: fc / (rate / 2pi + fc)."""
+    return cutoff_hz / (rate_hz / (2.0 * math.pi) + cutoff_hz)
+
+
+class OneEuroFilter:
+    """A One-Euro filter applied element-wise to arrays of any (fixed) shape.
+
+    Time rules: the first sample passes through unchanged; a sample whose stamp is not later than
+    the previous one (a repeat or an out-of-order message) returns the previous estimate and leaves
+    the state untouched; a gap longer than ``reset_after_s`` restarts the filter, so a person found
+    again after a stall is not dragged towards where they were. Non-finite elements of a sample
+    pass through as given and do not touch that element's state; a change of shape restarts.
+    """
+
+    def __init__(self, params: OneEuroParams, reset_after_s: float = DEFAULT_RESET_AFTER_S) -> None:
+        if params.min_cutoff <= 0.0 or params.d_cutoff <= 0.0 or params.beta < 0.0:
+            raise ValueError(f"cut-offs must be positive and beta non-negative: {params}")
+        self.params = params
+        self.reset_after_s = reset_after_s
+        self._value: FloatArray | None = None
+        self._speed: FloatArray | None = None
+        self._stamp = 0.0
+
+    def reset(self) -> None:
+        """Forget the history: the next sample passes through."""
+        self._value = None
+        self._speed = None
+
+    def __call__(self, x: npt.ArrayLike, stamp: float) -> FloatArray:
+        """Filter sample ``x`` taken at ``stamp`` seconds; returns a new array of x's shape."""
+        sample = np.array(x, dtype=np.float64)
+        if not math.isfinite(stamp):
+            raise ValueError(f"time stamp must be finite, got {stamp}")
+        if self._value is None or self._speed is None or self._value.shape != sample.shape:
+            return self._start(sample, stamp)
+        dt = stamp - self._stamp
+        if dt <= 0.0:
+            previous: FloatArray = self._value.copy()
+            return previous
+        if dt > self.reset_after_s:
+            return self._start(sample, stamp)
+
+        rate = 1.0 / dt
+        known = np.isfinite(sample)
+        unseen = known & ~np.isfinite(self._value)  # elements never seen before start afresh
+        self._value[unseen] = sample[unseen]
+        self._speed[unseen] = 0.0
+
+        # Missing elements are computed as if unchanged, then left out of the state below.
+        observed = np.where(known, sample, self._value)
+        speed = (observed - self._value) * rate
+        speed_hat = self._speed + smoothing_factor(rate, self.params.d_cutoff) * (
+            speed - self._speed
+        )
+        cutoff = self.params.min_cutoff + self.params.beta * np.abs(speed_hat)
+        value_hat = self._value + smoothing_factor(rate, cutoff) * (observed - self._value)
+
+        self._speed = np.where(known, speed_hat, self._speed)
+        self._value = np.where(known, value_hat, self._value)
+        self._stamp = stamp
+        out: FloatArray = np.where(known, self._value, sample)
+        return out
+
+    def _start(self, sample: FloatArray, stamp: float) -> FloatArray:
+        self._value = sample.copy()
+        self._speed = np.zeros_like(sample)
+        self._stamp = stamp
+        return sample
+
+
+class PersonSmoother:
+    """One person's filters: pixels (34, 2), relative depths (34,) and root depth."""
+
+    def __init__(
+        self,
+        uv: OneEuroParams = UV_PARAMS,
+        z_rel: OneEuroParams = Z_REL_PARAMS,
+        root: OneEuroParams = ROOT_DEPTH_PARAMS,
+        reset_after_s: float = DEFAULT_RESET_AFTER_S,
+    ) -> None:
+        self._uv = OneEuroFilter(uv, reset_after_s)
+        self._z_rel = OneEuroFilter(z_rel, reset_after_s)
+        self._root = OneEuroFilter(root, reset_after_s)
+
+    def smooth_keypoints(
+        self, uv: npt.ArrayLike, z_rel: npt.ArrayLike, stamp: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """Smoothed (pixels, relative depths) for the frame taken at ``stamp`` seconds."""
+        return self._uv(uv, stamp), self._z_rel(z_rel, stamp)
+
+    def root_depth_filter(self, stamp: float) -> Callable[[float], float]:
+        """A filter for ``lift_pose``'s ``root_depth_filter`` hook, bound to this frame's stamp."""
+
+        def smooth_root_depth(depth: float) -> float:
+            return float(self._root(depth, stamp))
+
+        return smooth_root_depth
+
+    def reset(self) -> None:
+        for smoother in (self._uv, self._z_rel, self._root):
+            smoother.reset()
+
+
+class SmootherBank:
+    """Per-person smoothers keyed by person id; a disabled bank smooths nothing."""
+
+    def __init__(
+        self,
+        uv: OneEuroParams = UV_PARAMS,
+        z_rel: OneEuroParams = Z_REL_PARAMS,
+        root: OneEuroParams = ROOT_DEPTH_PARAMS,
+        enabled: bool = True,
+        reset_after_s: float = DEFAULT_RESET_AFTER_S,
+    ) -> None:
+        self._params = (uv, z_rel, root)
+        self._reset_after_s = reset_after_s
+        self.enabled = enabled
+        self._people: dict[str, PersonSmoother] = {}
+
+    def get(self, person_id: str) -> PersonSmoother | None:
+        """The person's smoother, created on first sight; None when smoothing is disabled."""
+        if not self.enabled:
+            return None
+        smoother = self._people.get(person_id)
+        if smoother is None:
+            smoother = PersonSmoother(*self._params, reset_after_s=self._reset_after_s)
+            self._people[person_id] = smoother
+        return smoother
+
+    def retain(self, active_ids: Iterable[str]) -> list[str]:
+        """Free the state of everyone not in ``active_ids``; returns the ids freed."""
+        active = set(active_ids)
+        gone = [person_id for person_id in self._people if person_id not in active]
+        for person_id in gone:
+            del self._people[person_id]
+        return gone
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+    def __contains__(self, person_id: object) -> bool:
+        return person_id in self._people
