@@ -32,7 +32,7 @@ def ros_context() -> Iterator[Any]:
 def spin_until(
     executor: Any, condition: Callable[[], bool], timeout_s: float, step_s: float = 0.05
 ) -> bool:
-    """Spin ``executor`` until ``condition()`` holds or ``timeout_s`` passes; returns the condition."""
+    """Spin ``executor`` until ``condition()`` holds or ``timeout_s`` passes; returns it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():

@@ -94,7 +94,8 @@ def test_pose3d_array_round_trips_over_dds(ros_context: Any) -> None:
     got = received[0]
     assert got is not sent
     assert got == sent  # generated __eq__ compares every field, nested and fixed-size arrays too
-    assert got.header.stamp.sec == 1_700_000_123 and got.header.stamp.nanosec == 456_789
+    assert got.header.stamp.sec == 1_700_000_123
+    assert got.header.stamp.nanosec == 456_789
     assert [p.id for p in got.poses] == ["body_7", "body_8"]
     assert got.poses[1].keypoints[33].position.z == pytest.approx(2.0 + 33 * 0.03 + 1, abs=1e-6)
     assert got.poses[1].roi.do_rectify is True

@@ -1,4 +1,4 @@
-"""BodyPose3DNet's 34-keypoint skeleton: the one source of truth for names, bones and limb tables."""
+"""BodyPose3DNet's 34-keypoint skeleton: the single source of names, bones and limb tables."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ BONES: Final[tuple[tuple[int, int], ...]] = tuple(
     (INDEX[PARENT_NAMES[name]], INDEX[name]) for name in KEYPOINT_NAMES if name in PARENT_NAMES
 )
 # The tree plus hip-shoulder on each side, as NVIDIA draws the body (35 bones).
-DRAWN_BONES: Final[tuple[tuple[int, int], ...]] = BONES + (
+DRAWN_BONES: Final[tuple[tuple[int, int], ...]] = (
+    *BONES,
     (INDEX["left_hip"], INDEX["left_shoulder"]),
     (INDEX["right_hip"], INDEX["right_shoulder"]),
 )
