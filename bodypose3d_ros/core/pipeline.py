@@ -1,0 +1,131 @@
+"""The one-way pipeline: image -> person boxes -> model (2.5D) -> smoothing -> 3D lift -> people.
+
+Both backends plug in as a :class:`PoseModel`, so BodyPose3DNet and BlazePose produce the same
+kind of metric camera-frame skeleton through the same lifting and smoothing code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from bodypose3d_ros.core.intrinsics import Intrinsics
+from bodypose3d_ros.core.lifting import lift_pose
+from bodypose3d_ros.core.smoothing import (
+    ROOT_DEPTH_PARAMS,
+    UV_PARAMS,
+    Z_REL_PARAMS,
+    OneEuroParams,
+    SmootherBank,
+)
+from bodypose3d_ros.core.tracking import PersonTracker, TrackerParams
+from bodypose3d_ros.core.types import Box, Person3D, Pose25D
+
+
+class PoseModel(Protocol):
+    """A model that turns an image (and where to look) into 2.5D keypoints in image pixels."""
+
+    name: str
+
+    def estimate(
+        self, image_bgr: np.ndarray, boxes: Sequence[Box], intrinsics: Intrinsics
+    ) -> list[Pose25D]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything that shapes the pipeline besides the model itself."""
+
+    smoothing: bool = True
+    uv_filter: OneEuroParams = UV_PARAMS
+    z_rel_filter: OneEuroParams = Z_REL_PARAMS
+    root_depth_filter: OneEuroParams = ROOT_DEPTH_PARAMS
+    tracker: TrackerParams = field(default_factory=TrackerParams)
+    min_lift_confidence: float = 0.0
+
+
+@dataclass
+class FrameResult:
+    """What one image produced: the people seen, the ids that just left, and stage timings."""
+
+    people: list[Person3D]
+    lost_ids: list[str]
+    timings_ms: dict[str, float]
+
+
+class PosePipeline:
+    """Stateful per-stream pipeline: tracking and smoothing carry over from frame to frame."""
+
+    def __init__(self, model: PoseModel, config: PipelineConfig | None = None) -> None:
+        self.model = model
+        self.config = config or PipelineConfig()
+        self._tracker = PersonTracker(self.config.tracker)
+        self._smoothers = self._new_smoother_bank()
+
+    def _new_smoother_bank(self) -> SmootherBank:
+        c = self.config
+        return SmootherBank(
+            uv=c.uv_filter, z_rel=c.z_rel_filter, root=c.root_depth_filter, enabled=c.smoothing
+        )
+
+    def process(self, image_bgr: np.ndarray, intrinsics: Intrinsics, stamp: float) -> FrameResult:
+        """Run one image through the pipeline; ``stamp`` (seconds) drives the smoothing filters."""
+        height, width = image_bgr.shape[:2]
+        t0 = time.perf_counter()
+        boxes = self._tracker.boxes_for_frame(width, height)
+        poses = self.model.estimate(image_bgr, boxes, intrinsics)
+        t1 = time.perf_counter()
+        ids = self._tracker.update(poses)
+        people: list[Person3D] = []
+        for pose, person_id in zip(poses, ids, strict=True):
+            if person_id:
+                people.append(self._lift(pose, person_id, intrinsics, stamp))
+        lost = self._tracker.lost_ids
+        self._smoothers.retain(self._tracker.active_ids)
+        t2 = time.perf_counter()
+        return FrameResult(
+            people=people,
+            lost_ids=list(lost),
+            timings_ms={"model": (t1 - t0) * 1e3, "lift": (t2 - t1) * 1e3},
+        )
+
+    def _lift(
+        self, pose: Pose25D, person_id: str, intrinsics: Intrinsics, stamp: float
+    ) -> Person3D:
+        uv, z_rel = pose.uv, pose.z_rel
+        smoother = self._smoothers.get(person_id)
+        root_filter = None
+        if smoother is not None:
+            uv, z_rel = smoother.smooth_keypoints(uv, z_rel, stamp)
+            root_filter = smoother.root_depth_filter(stamp)
+        lifted = lift_pose(
+            uv,
+            z_rel,
+            pose.confidence,
+            intrinsics.k,
+            root_depth_filter=root_filter,
+            min_confidence=self.config.min_lift_confidence,
+        )
+        return Person3D(
+            id=person_id,
+            score=pose.score if lifted.ok else 0.0,
+            box=pose.box,
+            uv=np.asarray(uv, dtype=np.float64),
+            xyz=lifted.xyz,
+            confidence=lifted.confidence,
+            root_depth=lifted.root_depth,
+        )
+
+    def reset(self) -> None:
+        """Forget every tracked person (e.g. after the camera stream changed)."""
+        self._tracker.reset()
+        self._smoothers = self._new_smoother_bank()
+
+    def close(self) -> None:
+        self.model.close()

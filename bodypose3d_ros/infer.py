@@ -1,0 +1,295 @@
+"""Offline inference without ROS: images and videos in, JSON and pictures out.
+
+    python -m bodypose3d_ros.infer --out results/ photo.jpg clip.mp4
+
+An image ``name.jpg`` gives ``name.json``, ``name_overlay.png`` and ``name_3d.png``; a video
+``name.mp4`` gives ``name.jsonl`` (one record per frame), ``name_overlay.mp4`` and
+``name_sheet.png``. Every image is processed on its own (no tracking or smoothing carried over);
+a video goes through one pipeline with time stamps taken from its frame rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+import cv2
+import numpy as np
+
+from bodypose3d_ros.core import skeleton
+from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
+from bodypose3d_ros.core.intrinsics import Intrinsics, default_intrinsics
+from bodypose3d_ros.core.models.factory import BACKENDS, create_model
+from bodypose3d_ros.core.pipeline import FrameResult, PipelineConfig, PoseModel, PosePipeline
+from bodypose3d_ros.core.result_json import frame_to_json
+from bodypose3d_ros.core.types import Person3D
+
+FALLBACK_FPS: Final = 30.0
+SHEET_FRAMES: Final = 12
+SHEET_COLUMNS: Final = 4
+SHEET_THUMB_WIDTH: Final = 320
+
+
+class InputError(Exception):
+    """An input that cannot be processed; reported in one line, then the next input runs."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bodypose3d_ros.infer",
+        description="3D human skeletons from images and videos, written as JSON and pictures.",
+    )
+    parser.add_argument("--backend", choices=BACKENDS, default="blazepose")
+    parser.add_argument("--model-path", help="BodyPose3DNet .onnx file (bodypose3dnet backend)")
+    parser.add_argument("--engine", choices=("auto", "onnxruntime", "tensorrt"), default="auto")
+    parser.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
+    for name in ("fx", "fy", "cx", "cy"):
+        parser.add_argument(f"--{name}", type=float, help="camera intrinsics in pixels")
+    parser.add_argument(
+        "--no-smoothing", action="store_true", help="do not smooth keypoints across video frames"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    given = [args.fx, args.fy, args.cx, args.cy]
+    if any(v is not None for v in given) and not all(v is not None for v in given):
+        parser.error("give all four of --fx --fy --cx --cy, or none for default intrinsics")
+    if args.fx is not None and not (args.fx > 0 and args.fy > 0 and all(map(math.isfinite, given))):
+        parser.error("--fx and --fy must be > 0 and all intrinsics finite")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"cannot create output folder {args.out}: {exc}")
+    runner = _Runner(args)
+    failures = 0
+    try:
+        for path in args.inputs:
+            try:
+                runner.process(Path(path))
+            except (InputError, OSError) as exc:  # OSError: an output file cannot be written
+                failures += 1
+                _error(f"{path}: {exc}")
+    except _ModelError as exc:
+        return _fail(str(exc))
+    finally:
+        runner.close()
+    return 1 if failures else 0
+
+
+class _ModelError(Exception):
+    """The model could not be loaded or failed: nothing else can run."""
+
+
+class _Runner:
+    """Loads each kind of model once (still images / video) and processes the inputs."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self._models: dict[bool, PoseModel] = {}
+
+    def model(self, static_image_mode: bool) -> PoseModel:
+        # Only BlazePose behaves differently on still images; other backends load once.
+        key = static_image_mode if self._args.backend == "blazepose" else True
+        if key not in self._models:
+            a = self._args
+            try:
+                self._models[key] = create_model(
+                    a.backend,
+                    a.model_path,
+                    engine=a.engine,
+                    precision=a.precision,
+                    static_image_mode=static_image_mode,
+                    log=lambda msg: print(msg, file=sys.stderr),
+                )
+            except Exception as exc:  # any load failure ends the run with one clear line
+                raise _ModelError(f"cannot load the {a.backend} model: {exc}") from exc
+        return self._models[key]
+
+    def close(self) -> None:
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
+
+    def intrinsics(self, name: str, width: int, height: int) -> Intrinsics:
+        a = self._args
+        if a.fx is not None:
+            return Intrinsics(a.fx, a.fy, a.cx, a.cy, "arguments")
+        k = default_intrinsics(width, height)
+        print(
+            f"note: {name}: no --fx/--fy/--cx/--cy, using default intrinsics fx=fy={k.fx:.1f} "
+            f"cx={k.cx:.1f} cy={k.cy:.1f}; absolute distances are only as good as this guess",
+            file=sys.stderr,
+        )
+        return k
+
+    def process(self, path: Path) -> None:
+        if not path.is_file():
+            raise InputError("no such file")
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is not None:
+            self._image(path, image)
+            return
+        capture = cv2.VideoCapture(str(path))
+        try:
+            ok, first = capture.read() if capture.isOpened() else (False, None)
+            if not ok or first is None:
+                raise InputError("cannot read it as an image or a video")
+            self._video(path, capture, first)
+        finally:
+            capture.release()
+
+    def _run(
+        self, pipeline: PosePipeline, image: np.ndarray, k: Intrinsics, stamp: float
+    ) -> FrameResult:
+        try:
+            return pipeline.process(image, k, stamp)
+        except Exception as exc:  # a model failure is not a property of this one input
+            raise _ModelError(f"the {self._args.backend} model failed: {exc}") from exc
+
+    def _image(self, path: Path, image: np.ndarray) -> None:
+        height, width = image.shape[:2]
+        k = self.intrinsics(path.name, width, height)
+        # A fresh pipeline per image: nothing tracked or smoothed across unrelated pictures.
+        pipeline = PosePipeline(self.model(True), PipelineConfig(smoothing=False))
+        t0 = time.perf_counter()
+        result = self._run(pipeline, image, k, 0.0)
+        elapsed_ms = (time.perf_counter() - t0) * 1e3
+        out = self._args.out
+        record = frame_to_json(path.name, width, height, pipeline.model.name, k, result.people)
+        json_path = out / f"{path.stem}.json"
+        json_path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
+        _write_png(out / f"{path.stem}_overlay.png", draw_overlay(image, result.people))
+        plot_3d(result.people, str(out / f"{path.stem}_3d.png"), title=path.name)
+        print(f"{path.name}: {_describe(result.people)}, {elapsed_ms:.0f} ms -> {json_path}")
+
+    def _video(self, path: Path, capture: cv2.VideoCapture, first: np.ndarray) -> None:
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+        if not (math.isfinite(fps) and fps > 0):
+            print(f"note: {path.name}: unknown frame rate, assuming {FALLBACK_FPS} fps",
+                  file=sys.stderr)  # fmt: skip
+            fps = FALLBACK_FPS
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        model = self.model(False)
+        reset = getattr(model, "reset", None)
+        if callable(reset):
+            reset()  # forget the person tracked in a previous video
+        pipeline = PosePipeline(model, PipelineConfig(smoothing=not self._args.no_smoothing))
+        out = self._args.out
+        jsonl_path = out / f"{path.stem}.jsonl"
+        video_path = out / f"{path.stem}_overlay.mp4"
+        sheet_picks = _sheet_indices(count)
+        thumbs: list[np.ndarray] = []
+        height, width = first.shape[:2]
+        k = self.intrinsics(path.name, width, height)
+        writer = _open_writer(video_path, fps, width, height)
+        frames = people_seen = 0
+        t0 = time.perf_counter()
+        with jsonl_path.open("w") as jsonl:
+            for index, frame in _frames(capture, first, path.name, count):
+                if frame.shape[:2] != (height, width):
+                    raise InputError(
+                        f"frame {index} changes size to {frame.shape[1]}x{frame.shape[0]}"
+                    )
+                stamp = index / fps
+                result = self._run(pipeline, frame, k, stamp)
+                record = frame_to_json(
+                    path.name, width, height, model.name, k, result.people, index, stamp
+                )
+                jsonl.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
+                overlay = draw_overlay(frame, result.people)
+                if writer is not None:
+                    writer.write(overlay)
+                if index in sheet_picks or (not sheet_picks and len(thumbs) < SHEET_FRAMES):
+                    thumbs.append(_thumbnail(overlay))
+                frames += 1
+                people_seen += len(result.people)
+        if writer is not None:
+            writer.release()
+        sheet_path = out / f"{path.stem}_sheet.png"
+        _write_png(sheet_path, contact_sheet(thumbs, SHEET_COLUMNS))
+        if writer is None:
+            print(f"note: {path.name}: cannot write {video_path}; see {sheet_path}",
+                  file=sys.stderr)  # fmt: skip
+        ms = (time.perf_counter() - t0) * 1e3 / frames
+        print(
+            f"{path.name}: {frames} frames, {people_seen / frames:.2f} people/frame, "
+            f"{ms:.0f} ms/frame -> {jsonl_path}"
+        )
+
+
+def _frames(
+    capture: cv2.VideoCapture, first: np.ndarray, name: str, count: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, frame) pairs from the already-read first frame on, with a progress bar."""
+    from tqdm import tqdm
+
+    with tqdm(total=count if count > 0 else None, desc=name, unit="frame", file=sys.stderr) as bar:
+        index, frame = 0, first
+        while True:
+            yield index, frame
+            bar.update(1)
+            ok, next_frame = capture.read()
+            if not ok or next_frame is None:
+                return
+            index, frame = index + 1, next_frame
+
+
+def _sheet_indices(count: int) -> set[int]:
+    """Frames for the contact sheet, spread over the video (empty when the length is unknown)."""
+    if count <= 0:
+        return set()
+    return {int(i) for i in np.linspace(0, count - 1, min(count, SHEET_FRAMES)).round()}
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    if width <= SHEET_THUMB_WIDTH:
+        return image
+    size = (SHEET_THUMB_WIDTH, max(1, round(height * SHEET_THUMB_WIDTH / width)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter | None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
+    if writer.isOpened():
+        return writer
+    writer.release()
+    return None
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), image):
+        raise InputError(f"cannot write {path}")
+
+
+def _describe(people: Sequence[Person3D]) -> str:
+    if not people:
+        return "no person"
+    z = [float(p.xyz[skeleton.INDEX["pelvis"], 2]) for p in people]
+    depths = [d for d in z if math.isfinite(d)]
+    nearest = f", nearest pelvis {min(depths):.2f} m away" if depths else ""
+    return f"{len(people)} person(s){nearest}"
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _fail(message: str) -> int:
+    _error(message)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
