@@ -1,0 +1,139 @@
+"""The node's health as a diagnostic_msgs/DiagnosticArray for /diagnostics (rqt_robot_monitor).
+
+Level rules (the worst one that applies wins; the message lists every reason, worst first):
+
+ERROR
+  * the model status is an error (``"error: ..."``), in any lifecycle state;
+  * the node is ``active`` but the model is not ``loaded``: images arrive and nothing comes out.
+WARN (only while ``active``; an inactive node is expected to be idle)
+  * intrinsics are the ``default`` guess: distances are only as good as that guess;
+  * bad input (undecodable images, bad CameraInfo) was seen in the recent window;
+  * no images arrive (input rate 0);
+  * more than half of the incoming frames are dropped: output rate below
+    ``DROP_WARN_RATIO`` x input rate (compares windowed rates, so it reflects recent frames only).
+    The node drops stale frames on purpose, but past half the camera rate skeletons turn choppy
+    and the camera rate or resolution should come down (or a faster backend be chosen).
+OK otherwise; the message then summarises rates and latency.
+
+Keys carry their units (``"input rate [Hz]"``, ``"processing time p95 [ms]"``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+OK: Final = 0
+WARN: Final = 1
+ERROR: Final = 2
+_LEVEL_BYTES: Final[dict[int, bytes]] = {
+    OK: DiagnosticStatus.OK,
+    WARN: DiagnosticStatus.WARN,
+    ERROR: DiagnosticStatus.ERROR,
+}
+DROP_WARN_RATIO: Final = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiagnosticsSnapshot:
+    """The node's counters and rates at one moment; totals count since the node started."""
+
+    input_rate_hz: float
+    output_rate_hz: float
+    processing_ms_p50: float
+    processing_ms_p95: float
+    frames_received: int
+    frames_processed: int
+    frames_dropped: int
+    frames_rejected: int
+    last_error: str
+    backend: str
+    engine: str
+    precision: str
+    intrinsics_source: str
+    model_status: str
+    lifecycle_state: str
+    recent_rejects: int = 0
+    """Bad inputs in the recent window (what the WARN rule looks at; the total never resets)."""
+
+
+def assess(snapshot: DiagnosticsSnapshot) -> tuple[int, str]:
+    """The level (OK, WARN, ERROR) and a one-line message, by the rules in the module docstring."""
+    s = snapshot
+    errors: list[str] = []
+    warnings: list[str] = []
+    active = s.lifecycle_state == "active"
+    if s.model_status.startswith("error"):
+        errors.append(f"model {s.model_status}")
+    elif active and s.model_status != "loaded":
+        errors.append(f"active but model not loaded ({s.model_status})")
+    if active:
+        if s.intrinsics_source == "default":
+            warnings.append("no valid CameraInfo: default intrinsics, distances are a guess")
+        if s.recent_rejects > 0:
+            detail = f": {s.last_error}" if s.last_error else ""
+            warnings.append(f"{s.recent_rejects} bad input(s) recently{detail}")
+        if s.input_rate_hz <= 0.0:
+            warnings.append("no input images")
+        elif s.output_rate_hz < DROP_WARN_RATIO * s.input_rate_hz:
+            warnings.append(
+                f"dropping most frames: {s.output_rate_hz:.1f} Hz out, {s.input_rate_hz:.1f} Hz in"
+            )
+    if errors or warnings:
+        return (ERROR if errors else WARN), "; ".join(errors + warnings)
+    if not active:
+        return OK, f"{s.lifecycle_state}, model {s.model_status}"
+    return OK, (
+        f"running: {s.input_rate_hz:.1f} Hz in, {s.output_rate_hz:.1f} Hz out, "
+        f"p95 {_decimal(s.processing_ms_p95)} ms"
+    )
+
+
+def _decimal(value: float) -> str:
+    """Two decimals, or "n/a" before there is anything to measure (NaN percentiles)."""
+    return f"{value:.2f}" if math.isfinite(value) else "n/a"
+
+
+def snapshot_values(snapshot: DiagnosticsSnapshot) -> list[KeyValue]:
+    """Every snapshot field as a key/value pair, units in the key, numbers as plain decimals."""
+    s = snapshot
+    pairs = (
+        ("lifecycle state", s.lifecycle_state),
+        ("model status", s.model_status),
+        ("backend", s.backend),
+        ("engine", s.engine),
+        ("precision", s.precision),
+        ("intrinsics source", s.intrinsics_source),
+        ("input rate [Hz]", _decimal(s.input_rate_hz)),
+        ("output rate [Hz]", _decimal(s.output_rate_hz)),
+        ("processing time p50 [ms]", _decimal(s.processing_ms_p50)),
+        ("processing time p95 [ms]", _decimal(s.processing_ms_p95)),
+        ("frames received", str(s.frames_received)),
+        ("frames processed", str(s.frames_processed)),
+        ("frames dropped", str(s.frames_dropped)),
+        ("frames rejected (bad input)", str(s.frames_rejected)),
+        ("recent bad inputs", str(s.recent_rejects)),
+        ("last error", s.last_error),
+    )
+    return [KeyValue(key=key, value=value) for key, value in pairs]
+
+
+def build_diagnostics(
+    stamp: Time, hardware_id: str, name: str, snapshot: DiagnosticsSnapshot
+) -> DiagnosticArray:
+    """A DiagnosticArray with one status for the node, stamped ``stamp``."""
+    level, message = assess(snapshot)
+    status = DiagnosticStatus()
+    status.level = _LEVEL_BYTES[level]
+    status.name = name
+    status.message = message
+    status.hardware_id = hardware_id
+    status.values = snapshot_values(snapshot)
+    out = DiagnosticArray()
+    out.header.stamp = Time(sec=stamp.sec, nanosec=stamp.nanosec)
+    out.status = [status]
+    return out

@@ -1,0 +1,155 @@
+"""RViz skeletons: two markers per person that RViz replaces in place every frame.
+
+Naming scheme: namespace ``f"{ns_prefix}/{person.id}"`` with marker id 0 for the joints
+(SPHERE_LIST) and id 1 for the bones (LINE_LIST). RViz keys markers by (namespace, id), so the same
+person's skeleton is updated rather than piled up, and a person who is lost is removed with two
+DELETE actions instead of lingering as a stale skeleton. A person with nothing confident to draw is
+deleted the same way (an ADD with no points would leave RViz's last drawing in place).
+
+Colours are per point in 0..1 (RViz's range) by body side, from ``skeleton.SIDE_COLORS``. The
+ColorRGBA objects are made once per builder and shared by every marker it builds (half the build
+time); treat the built markers as read-only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker, MarkerArray
+
+from bodypose3d_ros.core import skeleton
+from bodypose3d_ros.core.types import Person3D
+from bodypose3d_ros.ros.conversions import copy_header
+
+JOINTS_ID: Final = 0
+BONES_ID: Final = 1
+
+_BONES: Final[npt.NDArray[np.intp]] = np.array(skeleton.DRAWN_BONES, dtype=np.intp)
+_JOINT_RGB: Final[tuple[tuple[float, float, float], ...]] = tuple(
+    skeleton.SIDE_COLORS[side] for side in skeleton.KEYPOINT_SIDES
+)
+_BONE_RGB: Final[tuple[tuple[float, float, float], ...]] = tuple(
+    skeleton.SIDE_COLORS[skeleton.bone_side(bone)] for bone in skeleton.DRAWN_BONES
+)
+_CENTER_RGB: Final = skeleton.SIDE_COLORS["center"]
+
+
+def _color(rgb: tuple[float, float, float]) -> ColorRGBA:
+    return ColorRGBA(r=rgb[0], g=rgb[1], b=rgb[2], a=1.0)
+
+
+class MarkerBuilder:
+    """Builds the MarkerArray for one frame's people (see the module docstring for the scheme)."""
+
+    def __init__(
+        self,
+        min_confidence: float = 0.3,
+        joint_scale: float = 0.05,
+        bone_width: float = 0.02,
+        lifetime_s: float = 0.0,
+        ns_prefix: str = "body",
+    ) -> None:
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in 0..1, got {min_confidence}")
+        for name, value in (("joint_scale", joint_scale), ("bone_width", bone_width)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be finite and > 0 (metres), got {value}")
+        if not (math.isfinite(lifetime_s) and lifetime_s >= 0):
+            raise ValueError(f"lifetime_s must be finite and >= 0 (0 = forever), got {lifetime_s}")
+        self.min_confidence = float(min_confidence)
+        self.joint_scale = float(joint_scale)
+        self.bone_width = float(bone_width)
+        self.ns_prefix = ns_prefix
+        whole = math.floor(lifetime_s)
+        self._lifetime = (int(whole), min(round((lifetime_s - whole) * 1e9), 999_999_999))
+        self._joint_colors = [_color(rgb) for rgb in _JOINT_RGB]
+        self._bone_end_colors = [[_color(rgb)] * 2 for rgb in _BONE_RGB]
+
+    def namespace(self, person_id: str) -> str:
+        """The marker namespace of one person: stable for as long as the tracker keeps the id."""
+        return f"{self.ns_prefix}/{person_id}"
+
+    def build(
+        self, header: Header, people: Sequence[Person3D], lost_ids: Iterable[str] = ()
+    ) -> MarkerArray:
+        """Markers for every person in ``people`` plus DELETEs for every id in ``lost_ids``.
+
+        Ids present in both are drawn, not deleted (the person is evidently still there).
+        """
+        out = MarkerArray()
+        markers: list[Marker] = []
+        drawn: set[str] = set()
+        for person in people:
+            drawn.add(person.id)
+            markers.extend(self._person_markers(header, person))
+        for person_id in lost_ids:
+            if person_id not in drawn:
+                markers.extend(self._deletes(header, self.namespace(person_id)))
+        out.markers = markers
+        return out
+
+    def delete_all(self, header: Header) -> MarkerArray:
+        """One DELETEALL marker, which clears everything this display drew (node shutdown)."""
+        marker = Marker()
+        marker.header = copy_header(header)
+        marker.action = Marker.DELETEALL
+        out = MarkerArray()
+        out.markers = [marker]
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    def _person_markers(self, header: Header, person: Person3D) -> list[Marker]:
+        ns = self.namespace(person.id)
+        xyz = np.asarray(person.xyz, dtype=np.float64)
+        visible = (np.asarray(person.confidence) >= self.min_confidence) & np.all(
+            np.isfinite(xyz), axis=1
+        )
+        joint_idx = np.flatnonzero(visible)
+        if joint_idx.size == 0:
+            return self._deletes(header, ns)
+        joints = self._marker(header, ns, JOINTS_ID, Marker.SPHERE_LIST)
+        joints.scale.x = joints.scale.y = joints.scale.z = self.joint_scale
+        joints.points = [Point(x=x, y=y, z=z) for x, y, z in xyz[joint_idx].tolist()]
+        joint_colors = self._joint_colors
+        joints.colors = [joint_colors[i] for i in joint_idx.tolist()]
+
+        bone_idx = np.flatnonzero(visible[_BONES[:, 0]] & visible[_BONES[:, 1]])
+        if bone_idx.size == 0:
+            return [joints, self._delete(header, ns, BONES_ID)]
+        bones = self._marker(header, ns, BONES_ID, Marker.LINE_LIST)
+        bones.scale.x = self.bone_width
+        ends = xyz[_BONES[bone_idx].reshape(-1)].tolist()  # parent, child, parent, child, ...
+        bones.points = [Point(x=x, y=y, z=z) for x, y, z in ends]
+        end_colors = self._bone_end_colors
+        bones.colors = [color for b in bone_idx.tolist() for color in end_colors[b]]
+        return [joints, bones]
+
+    def _marker(self, header: Header, ns: str, marker_id: int, marker_type: int) -> Marker:
+        marker = Marker()
+        marker.header = copy_header(header)
+        marker.ns = ns
+        marker.id = marker_id
+        marker.type = marker_type
+        marker.action = Marker.ADD
+        marker.pose.orientation.w = 1.0
+        marker.color = _color(_CENTER_RGB)  # used by RViz only where per-point colours are absent
+        marker.lifetime = Duration(sec=self._lifetime[0], nanosec=self._lifetime[1])
+        return marker
+
+    def _delete(self, header: Header, ns: str, marker_id: int) -> Marker:
+        marker = Marker()
+        marker.header = copy_header(header)
+        marker.ns = ns
+        marker.id = marker_id
+        marker.action = Marker.DELETE
+        return marker
+
+    def _deletes(self, header: Header, ns: str) -> list[Marker]:
+        return [self._delete(header, ns, JOINTS_ID), self._delete(header, ns, BONES_ID)]

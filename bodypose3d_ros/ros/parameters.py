@@ -1,0 +1,158 @@
+"""The node's parameters: one table of names, defaults and descriptions, validated in one place.
+
+Parameters are read on configure; a bad value fails the configure transition with a message that
+names the parameter, the value and the accepted values, before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+from bodypose3d_ros.core.crop import K_INV_MODES, NORMALIZATIONS
+from bodypose3d_ros.core.models.factory import BACKENDS
+from bodypose3d_ros.core.smoothing import OneEuroParams
+from bodypose3d_ros.core.tracking import TrackerParams
+
+ENGINES = ("auto", "onnxruntime", "tensorrt")
+PRECISIONS = ("fp16", "fp32")
+RELIABILITIES = ("best_effort", "reliable")
+
+
+class ParameterError(ValueError):
+    """A parameter value the node cannot run with."""
+
+
+@dataclass(frozen=True)
+class NodeParameters:
+    """Every node parameter with its default (config/bodypose3d.yaml mirrors these)."""
+
+    backend: str = "blazepose"
+    model_path: str = ""
+    engine: str = "auto"
+    precision: str = "fp16"
+    engine_cache_dir: str = ""
+    force_engine_rebuild: bool = False
+    max_batch_size: int = 8
+    input_normalization: str = "bgr_unit"
+    k_inv_mode: str = "crop_camera"
+    use_rectified_intrinsics: bool = False
+    default_focal_ratio: float = 0.6256
+    smoothing: bool = True
+    smoothing_uv_min_cutoff: float = 0.1
+    smoothing_uv_beta: float = 0.05
+    smoothing_z_rel_min_cutoff: float = 0.5
+    smoothing_z_rel_beta: float = 0.05
+    smoothing_root_min_cutoff: float = 0.1
+    smoothing_root_beta: float = 0.05
+    smoothing_d_cutoff: float = 1.0
+    person_min_keypoint_confidence: float = 0.3
+    person_min_keypoints: int = 6
+    max_people: int = 8
+    marker_min_confidence: float = 0.3
+    publish_markers: bool = True
+    publish_debug_image: bool = False
+    image_compressed: bool = False
+    input_reliability: str = "best_effort"
+    max_image_pixels: int = 4096 * 4096
+    diagnostics_period_s: float = 1.0
+    autostart: bool = True
+
+    @property
+    def resolved_engine_cache_dir(self) -> str:
+        """Where TensorRT engines are cached: the parameter, else the user's cache folder."""
+        if self.engine_cache_dir:
+            return os.path.expanduser(self.engine_cache_dir)
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        return os.path.join(base, "bodypose3d_ros", "engines")
+
+    def uv_filter(self) -> OneEuroParams:
+        return OneEuroParams(
+            self.smoothing_uv_min_cutoff, self.smoothing_uv_beta, self.smoothing_d_cutoff
+        )
+
+    def z_rel_filter(self) -> OneEuroParams:
+        return OneEuroParams(
+            self.smoothing_z_rel_min_cutoff, self.smoothing_z_rel_beta, self.smoothing_d_cutoff
+        )
+
+    def root_filter(self) -> OneEuroParams:
+        return OneEuroParams(
+            self.smoothing_root_min_cutoff, self.smoothing_root_beta, self.smoothing_d_cutoff
+        )
+
+    def tracker(self) -> TrackerParams:
+        return TrackerParams(
+            min_keypoint_confidence=self.person_min_keypoint_confidence,
+            min_confident_keypoints=self.person_min_keypoints,
+            max_people=self.max_people,
+        )
+
+
+DESCRIPTIONS: dict[str, str] = {
+    "backend": f"pose model: {' | '.join(BACKENDS)} (blazepose is embedded, CPU)",
+    "model_path": "BodyPose3DNet .onnx (or TensorRT .engine) file; required for bodypose3dnet",
+    "engine": f"inference engine for bodypose3dnet: {' | '.join(ENGINES)}",
+    "precision": f"TensorRT precision: {' | '.join(PRECISIONS)}",
+    "engine_cache_dir": "TensorRT engine cache folder (default ~/.cache/bodypose3d_ros/engines)",
+    "force_engine_rebuild": "rebuild the TensorRT engine even when a matching cached one exists",
+    "max_batch_size": "most people per inference call (TensorRT profile max)",
+    "input_normalization": f"crop pixel normalisation: {' | '.join(NORMALIZATIONS)}",
+    "k_inv_mode": f"k_inv fed to BodyPose3DNet: {' | '.join(K_INV_MODES)}",
+    "use_rectified_intrinsics": "take intrinsics from CameraInfo.p (rectified images), not .k",
+    "default_focal_ratio": "focal length / image width used when no CameraInfo arrived",
+    "smoothing": "One-Euro smoothing of keypoints and root depth, driven by image stamps",
+    "marker_min_confidence": "joints and bones below this confidence are not drawn in RViz",
+    "publish_markers": "publish visualization_msgs/MarkerArray skeletons on 'markers'",
+    "publish_debug_image": "publish the annotated image on 'debug_image'",
+    "image_compressed": "subscribe to '<image>/compressed' (sensor_msgs/CompressedImage)",
+    "input_reliability": f"QoS reliability of the inputs: {' | '.join(RELIABILITIES)}",
+    "max_image_pixels": "images larger than this are rejected as bad input",
+    "diagnostics_period_s": "period of /diagnostics messages",
+    "autostart": "configure and activate on start (false: wait for lifecycle transitions)",
+}
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "backend": BACKENDS,
+    "engine": ENGINES,
+    "precision": PRECISIONS,
+    "input_normalization": NORMALIZATIONS,
+    "k_inv_mode": K_INV_MODES,
+    "input_reliability": RELIABILITIES,
+}
+
+
+def defaults() -> dict[str, Any]:
+    """Name -> default value, in declaration order."""
+    base = NodeParameters()
+    return {f.name: getattr(base, f.name) for f in fields(NodeParameters)}
+
+
+def parse_parameters(values: dict[str, Any]) -> NodeParameters:
+    """Check raw values and build NodeParameters; raise ParameterError naming what is wrong."""
+    problems: list[str] = []
+    for name, choices in _CHOICES.items():
+        if values[name] not in choices:
+            problems.append(f"{name}={values[name]!r} is not one of {', '.join(choices)}")
+    positive = ("max_batch_size", "max_image_pixels", "default_focal_ratio", "diagnostics_period_s",
+                "person_min_keypoints", "max_people", "smoothing_d_cutoff",
+                "smoothing_uv_min_cutoff", "smoothing_z_rel_min_cutoff",
+                "smoothing_root_min_cutoff")  # fmt: skip
+    for name in positive:
+        if not values[name] > 0:
+            problems.append(f"{name}={values[name]!r} must be > 0")
+    for name in ("smoothing_uv_beta", "smoothing_z_rel_beta", "smoothing_root_beta"):
+        if values[name] < 0:
+            problems.append(f"{name}={values[name]!r} must be >= 0")
+    for name in ("marker_min_confidence", "person_min_keypoint_confidence"):
+        if not 0.0 <= values[name] <= 1.0:
+            problems.append(f"{name}={values[name]!r} must be within 0..1")
+    if values["backend"] == "bodypose3dnet" and not values["model_path"]:
+        problems.append(
+            "model_path is empty: backend 'bodypose3dnet' needs a BodyPose3DNet model; download "
+            "bodypose3dnet_performance.onnx (or _accuracy) from NGC and set model_path to it"
+        )
+    if problems:
+        raise ParameterError("invalid parameters: " + "; ".join(problems))
+    return NodeParameters(**values)

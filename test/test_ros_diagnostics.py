@@ -1,0 +1,181 @@
+"""Diagnostics: the level rules, and values that carry the right numbers with their units."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+pytest.importorskip("rclpy", reason="rclpy missing: run the tests via tools/with-env")
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.serialization import deserialize_message, serialize_message
+
+from bodypose3d_ros.core.stats import LatencyStats, RateMeter
+from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
+
+HEALTHY: dict[str, Any] = {
+    "input_rate_hz": 30.0,
+    "output_rate_hz": 29.5,
+    "processing_ms_p50": 12.0,
+    "processing_ms_p95": 18.5,
+    "frames_received": 1000,
+    "frames_processed": 990,
+    "frames_dropped": 10,
+    "frames_rejected": 0,
+    "recent_rejects": 0,
+    "last_error": "",
+    "backend": "bodypose3dnet",
+    "engine": "tensorrt",
+    "precision": "fp16",
+    "intrinsics_source": "camera_info",
+    "model_status": "loaded",
+    "lifecycle_state": "active",
+}
+
+
+def _status(**changes: Any) -> DiagnosticStatus:
+    snapshot = DiagnosticsSnapshot(**{**HEALTHY, **changes})
+    array = build_diagnostics(Time(sec=3, nanosec=4), "/ns/bodypose3d_node", "pose", snapshot)
+    assert len(array.status) == 1
+    status: DiagnosticStatus = array.status[0]
+    return status
+
+
+def _values(status: DiagnosticStatus) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
+
+
+def test_healthy_node_is_ok_with_a_summary() -> None:
+    status = _status()
+    assert status.level == DiagnosticStatus.OK
+    assert "30.0 Hz in" in status.message
+    assert "18.50 ms" in status.message
+    assert status.hardware_id == "/ns/bodypose3d_node"
+    assert status.name == "pose"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"model_status": "error: engine file corrupt"}, "engine file corrupt"),
+        ({"model_status": "error: no GPU", "lifecycle_state": "unconfigured"}, "no GPU"),
+        ({"model_status": "building engine"}, "not loaded"),
+        ({"model_status": "not loaded"}, "not loaded"),
+    ],
+)
+def test_model_errors_or_missing_model_while_active_are_errors(
+    changes: dict[str, Any], reason: str
+) -> None:
+    status = _status(**changes)
+    assert status.level == DiagnosticStatus.ERROR
+    assert reason in status.message
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"intrinsics_source": "default"}, "default intrinsics"),
+        ({"recent_rejects": 2, "last_error": "bad input image: step too small"}, "step too small"),
+        ({"input_rate_hz": 30.0, "output_rate_hz": 14.9}, "dropping"),
+        ({"input_rate_hz": 0.0, "output_rate_hz": 0.0}, "no input"),
+    ],
+)
+def test_degraded_operation_warns(changes: dict[str, Any], reason: str) -> None:
+    status = _status(**changes)
+    assert status.level == DiagnosticStatus.WARN
+    assert reason in status.message
+
+
+def test_drop_warning_starts_above_half() -> None:
+    assert _status(input_rate_hz=30.0, output_rate_hz=15.0).level == DiagnosticStatus.OK
+    assert _status(input_rate_hz=30.0, output_rate_hz=14.0).level == DiagnosticStatus.WARN
+
+
+def test_old_rejects_alone_do_not_warn() -> None:
+    # Rejected frames long ago (total > 0, none recently) are history, not a current problem.
+    status = _status(frames_rejected=5, recent_rejects=0, last_error="bad input image: old")
+    assert status.level == DiagnosticStatus.OK
+
+
+def test_error_wins_and_every_reason_is_listed() -> None:
+    status = _status(model_status="error: out of memory", intrinsics_source="default")
+    assert status.level == DiagnosticStatus.ERROR
+    assert "out of memory" in status.message
+    assert "default intrinsics" in status.message
+
+
+def test_inactive_node_without_model_is_ok() -> None:
+    for state in ("unconfigured", "inactive"):
+        status = _status(
+            lifecycle_state=state,
+            model_status="not loaded" if state == "unconfigured" else "loaded",
+            input_rate_hz=0.0,
+            output_rate_hz=0.0,
+            intrinsics_source="default",
+        )
+        assert status.level == DiagnosticStatus.OK, status.message
+        assert state in status.message
+
+
+def test_values_carry_units_and_the_snapshot_numbers() -> None:
+    values = _values(_status(frames_dropped=17, processing_ms_p50=float("nan")))
+    assert float(values["input rate [Hz]"]) == 30.0
+    assert float(values["output rate [Hz]"]) == 29.5
+    assert float(values["processing time p95 [ms]"]) == 18.5
+    assert values["processing time p50 [ms]"] == "n/a"  # nothing measured yet
+    assert int(values["frames received"]) == 1000
+    assert int(values["frames processed"]) == 990
+    assert int(values["frames dropped"]) == 17
+    assert int(values["frames rejected (bad input)"]) == 0
+    assert values["precision"] == "fp16"
+    assert values["intrinsics source"] == "camera_info"
+    assert values["lifecycle state"] == "active"
+    assert values["model status"] == "loaded"
+    assert {"backend", "engine", "last error"} <= set(values)
+
+
+def test_rates_and_percentiles_from_the_meters_reach_the_message() -> None:
+    inputs, outputs, latency = RateMeter(5.0), RateMeter(5.0), LatencyStats(100)
+    for k in range(1, 301):  # 60 Hz camera for 5 s, every third frame processed (20 Hz)
+        t = k / 60.0
+        inputs.tick(t)
+        if k % 3 == 0:
+            outputs.tick(t)
+            latency.add(float(k % 50))  # 0..49 ms, evenly spread
+    now = 300 / 60.0
+    snapshot = DiagnosticsSnapshot(
+        **{
+            **HEALTHY,
+            "input_rate_hz": inputs.rate(now),
+            "output_rate_hz": outputs.rate(now),
+            "processing_ms_p50": latency.percentile(50),
+            "processing_ms_p95": latency.percentile(95),
+        }
+    )
+    status = build_diagnostics(Time(sec=1), "hw", "pose", snapshot).status[0]
+    values = _values(status)
+    assert float(values["input rate [Hz]"]) == pytest.approx(60.0, abs=0.01)
+    assert float(values["output rate [Hz]"]) == pytest.approx(20.0, abs=0.01)
+    samples = sorted(float(k % 50) for k in range(3, 301, 3))
+    assert float(values["processing time p50 [ms]"]) == pytest.approx(
+        (samples[49] + samples[50]) / 2, abs=0.005
+    )
+    assert status.level == DiagnosticStatus.WARN  # two frames in three dropped
+    assert "dropping" in status.message
+
+
+def test_array_is_stamped_and_serialises() -> None:
+    snapshot = DiagnosticsSnapshot(**HEALTHY)
+    array = build_diagnostics(Time(sec=42, nanosec=7), "hw", "pose", snapshot)
+    assert (array.header.stamp.sec, array.header.stamp.nanosec) == (42, 7)
+    back = deserialize_message(serialize_message(array), DiagnosticArray)
+    assert back == array
+
+
+def test_snapshot_is_immutable() -> None:
+    snapshot = DiagnosticsSnapshot(**HEALTHY)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snapshot.frames_received = 3  # type: ignore[misc]
