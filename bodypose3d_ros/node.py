@@ -1,0 +1,396 @@
+"""bodypose3d_node: Image + CameraInfo in; Pose3DArray, RViz skeletons and diagnostics out.
+
+A lifecycle node. Configure loads the model (a bad parameter or model fails the transition with a
+message naming the fix); activate subscribes and starts the worker; deactivate stops both; cleanup
+frees the model. With ``autostart`` (default) a plain ``ros2 run`` configures and activates itself.
+
+Threading: the image callback only parks the newest frame in a one-item slot (older waiting frames
+are dropped and counted); one worker thread decodes, runs the pipeline and publishes. Inference
+never blocks the executor, and outputs never lag behind a queue of stale frames.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+
+from bodypose3d_ros.core.image_decode import ImageDecodeError
+from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
+from bodypose3d_ros.core.latest_slot import LatestSlot
+from bodypose3d_ros.core.models.factory import create_model
+from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
+from bodypose3d_ros.core.stats import LatencyStats, RateMeter
+from bodypose3d_ros.msg import Pose3DArray
+from bodypose3d_ros.ros.conversions import (
+    bgr_to_image_msg,
+    camera_info_to_intrinsics,
+    compressed_to_bgr,
+    image_to_bgr,
+    people_to_pose_array,
+)
+from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
+from bodypose3d_ros.ros.markers import MarkerBuilder
+from bodypose3d_ros.ros.parameters import (
+    DESCRIPTIONS,
+    NodeParameters,
+    ParameterError,
+    defaults,
+    parse_parameters,
+)
+
+NODE_NAME = "bodypose3d_node"
+LOG_THROTTLE_S = 5.0
+
+
+@dataclass
+class _Frame:
+    """An image message waiting for the worker, with when it arrived."""
+
+    msg: Image | CompressedImage
+    received: float
+
+
+class BodyPose3DNode(LifecycleNode):
+    """The perception node; see the module docstring for its life cycle and threading."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, value in defaults().items():
+            self.declare_parameter(
+                name, value, ParameterDescriptor(description=DESCRIPTIONS.get(name, ""))
+            )
+        self.params = NodeParameters()
+        self._pipeline: PosePipeline | None = None
+        self._model_status = "not loaded"
+        self._slot: LatestSlot[_Frame] = LatestSlot()
+        self._worker: threading.Thread | None = None
+        self._camera_info: CameraInfo | None = None
+        self._inputs: list[Any] = []
+        self._pub_poses: Any = None
+        self._pub_markers: Any = None
+        self._pub_debug: Any = None
+        self._markers: MarkerBuilder | None = None
+        self._diag_timer: Any = None
+        self._intrinsics_source = "none yet"
+        self._last_error = ""
+        self._last_intrinsics_key: tuple[int, int, int] | None = None
+        self._last_intrinsics: Intrinsics | None = None
+        self._stats_lock = threading.Lock()
+        self._input_rate = RateMeter()
+        self._output_rate = RateMeter()
+        self._processing = LatencyStats()
+        self._received = self._processed = self._rejected = 0
+        self._recent_rejects = RateMeter()
+        self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+
+    # ----------------------------------------------------------------------- life cycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            raw = {name: self.get_parameter(name).value for name in defaults()}
+            self.params = parse_parameters(raw)
+        except ParameterError as error:
+            self._fail(str(error))
+            return TransitionCallbackReturn.FAILURE
+        p = self.params
+        self._diag_timer.cancel()
+        self._diag_timer = self.create_timer(p.diagnostics_period_s, self._publish_diagnostics)
+        self._model_status = "loading"
+        try:
+            model = create_model(
+                p.backend,
+                p.model_path or None,
+                engine=p.engine,
+                precision=p.precision,
+                max_batch_size=p.max_batch_size,
+                engine_cache_dir=p.resolved_engine_cache_dir,
+                force_engine_rebuild=p.force_engine_rebuild,
+                normalization=p.input_normalization,
+                k_inv_mode=p.k_inv_mode,
+                log=lambda text: self.get_logger().info(text),
+            )
+        except Exception as error:  # any load failure must fail the transition, not the process
+            self._fail(f"could not load the {p.backend} model: {error}")
+            return TransitionCallbackReturn.FAILURE
+        config = PipelineConfig(
+            smoothing=p.smoothing,
+            uv_filter=p.uv_filter(),
+            z_rel_filter=p.z_rel_filter(),
+            root_depth_filter=p.root_filter(),
+            tracker=p.tracker(),
+        )
+        self._pipeline = PosePipeline(model, config)
+        self._model_status = "loaded"
+        self._markers = MarkerBuilder(min_confidence=p.marker_min_confidence)
+        self._pub_poses = self.create_lifecycle_publisher(Pose3DArray, "poses", 10)
+        if p.publish_markers:
+            self._pub_markers = self.create_lifecycle_publisher(MarkerArray, "markers", 10)
+        if p.publish_debug_image:
+            self._pub_debug = self.create_lifecycle_publisher(Image, "debug_image", 1)
+        self.get_logger().info(
+            f"configured: backend={p.backend} engine={self._engine_description()} "
+            f"smoothing={p.smoothing}"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self.params
+        qos = QoSProfile(
+            history=qos_profile_sensor_data.history,
+            depth=qos_profile_sensor_data.depth,
+            durability=qos_profile_sensor_data.durability,
+            reliability=(
+                QoSReliabilityPolicy.RELIABLE
+                if p.input_reliability == "reliable"
+                else QoSReliabilityPolicy.BEST_EFFORT
+            ),
+        )
+        if p.image_compressed:
+            self._inputs.append(
+                self.create_subscription(CompressedImage, "image/compressed", self._on_image, qos)
+            )
+        else:
+            self._inputs.append(self.create_subscription(Image, "image", self._on_image, qos))
+        self._inputs.append(
+            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
+        )
+        self._slot.reopen()
+        self._worker = threading.Thread(target=self._work, name="bodypose3d_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"active: listening on {self._inputs[0].topic_name} and {self._inputs[1].topic_name}"
+        )
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs.clear()
+        self._delete_markers()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _fail(self, message: str) -> None:
+        self._model_status = f"error: {message}"
+        self._last_error = message
+        self.get_logger().error(message)
+
+    def _stop_worker(self) -> None:
+        self._slot.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+        self._slot.clear()
+
+    def _release(self) -> None:
+        for publisher in (self._pub_poses, self._pub_markers, self._pub_debug):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        self._pub_poses = self._pub_markers = self._pub_debug = None
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline = None
+        if not self._model_status.startswith("error"):
+            self._model_status = "not loaded"
+
+    # ----------------------------------------------------------------------- inputs
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        now = time.monotonic()
+        with self._stats_lock:
+            self._received += 1
+            self._input_rate.tick(now)
+        self._slot.put(_Frame(msg, now))
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = (
+            msg  # intrinsics rarely change: the newest one is used, no exact pairing
+        )
+
+    # ----------------------------------------------------------------------- worker
+    def _work(self) -> None:
+        while True:
+            frame = self._slot.take()
+            if frame is None:
+                return
+            try:
+                self._process(frame)
+            except (ImageDecodeError, ValueError) as error:
+                self._reject(f"bad input image: {error}")
+            except Exception as error:  # the worker must survive anything a frame can cause
+                self._reject(f"frame failed: {type(error).__name__}: {error}")
+
+    def _process(self, frame: _Frame) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
+        msg = frame.msg
+        p = self.params
+        start = time.perf_counter()
+        if isinstance(msg, CompressedImage):
+            image = compressed_to_bgr(msg, p.max_image_pixels)
+        else:
+            image = image_to_bgr(msg, p.max_image_pixels)
+        height, width = image.shape[:2]
+        intrinsics = self._intrinsics_for(width, height)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if stamp <= 0.0:  # some drivers leave stamps empty: smoothing still needs a clock
+            stamp = frame.received
+        result = pipeline.process(image, intrinsics, stamp)
+        self._pub_poses.publish(people_to_pose_array(msg.header, result.people, width, height))
+        if self._pub_markers is not None and self._markers is not None:
+            self._pub_markers.publish(
+                self._markers.build(msg.header, result.people, result.lost_ids)
+            )
+        if self._pub_debug is not None:
+            from bodypose3d_ros.core.drawing import draw_overlay
+
+            overlay = draw_overlay(image, result.people, min_confidence=p.marker_min_confidence)
+            self._pub_debug.publish(bgr_to_image_msg(overlay, msg.header))
+        elapsed_ms = (time.perf_counter() - start) * 1e3
+        with self._stats_lock:
+            self._processed += 1
+            self._processing.add(elapsed_ms)
+            self._output_rate.tick(time.monotonic())
+
+    def _intrinsics_for(self, width: int, height: int) -> Intrinsics:
+        info = self._camera_info
+        key = (id(info), width, height)
+        if key == self._last_intrinsics_key and self._last_intrinsics is not None:
+            return self._last_intrinsics
+        intrinsics: Intrinsics
+        if info is None:
+            intrinsics = default_intrinsics(width, height, self.params.default_focal_ratio)
+            self.get_logger().warning(
+                "no CameraInfo received on "
+                f"'{self.resolve_topic_name('camera_info')}': using default intrinsics "
+                f"f={intrinsics.fx:.1f}px (default_focal_ratio x width); metric depth will be off",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
+        else:
+            try:
+                intrinsics = camera_info_to_intrinsics(
+                    info, width, height, self.params.use_rectified_intrinsics
+                )
+            except IntrinsicsError as error:
+                intrinsics = default_intrinsics(width, height, self.params.default_focal_ratio)
+                self._reject(f"bad CameraInfo ({error}); using default intrinsics", count=True)
+        self._last_intrinsics_key, self._last_intrinsics = key, intrinsics
+        self._intrinsics_source = intrinsics.source
+        return intrinsics
+
+    def _reject(self, message: str, count: bool = True) -> None:
+        with self._stats_lock:
+            if count:
+                self._rejected += 1
+                self._recent_rejects.tick(time.monotonic())
+            self._last_error = message
+        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _delete_markers(self) -> None:
+        if self._pub_markers is None or self._markers is None:
+            return
+        from std_msgs.msg import Header
+
+        header = Header()
+        header.stamp = self.get_clock().now().to_msg()
+        if self._camera_info is not None:
+            header.frame_id = self._camera_info.header.frame_id
+        self._pub_markers.publish(self._markers.delete_all(header))
+
+    # ----------------------------------------------------------------------- diagnostics
+    def _engine_description(self) -> str:
+        model = self._pipeline.model if self._pipeline is not None else None
+        return str(getattr(model, "engine_description", getattr(model, "name", "none")))
+
+    def snapshot(self) -> DiagnosticsSnapshot:
+        """The node's counters and rates now (also used by tests and benchmarks)."""
+        now = time.monotonic()
+        with self._stats_lock:
+            return DiagnosticsSnapshot(
+                input_rate_hz=self._input_rate.rate(now),
+                output_rate_hz=self._output_rate.rate(now),
+                processing_ms_p50=self._processing.percentile(50),
+                processing_ms_p95=self._processing.percentile(95),
+                frames_received=self._received,
+                frames_processed=self._processed,
+                frames_dropped=self._slot.dropped,
+                frames_rejected=self._rejected,
+                recent_rejects=self._recent_rejects.count(now),
+                last_error=self._last_error,
+                backend=self.params.backend,
+                engine=self._engine_description(),
+                precision=self.params.precision if self.params.backend != "blazepose" else "fp32",
+                intrinsics_source=self._intrinsics_source,
+                model_status=self._model_status,
+                lifecycle_state=self._state_label(),
+            )
+
+    def _state_label(self) -> str:
+        machine = getattr(self, "_state_machine", None)
+        state = getattr(machine, "current_state", None)
+        return str(state[1]) if isinstance(state, tuple) else "unknown"
+
+    def _publish_diagnostics(self) -> None:
+        self._pub_diag.publish(
+            build_diagnostics(
+                self.get_clock().now().to_msg(),
+                self.get_fully_qualified_name(),
+                f"{self.get_name()}: pose estimation",
+                self.snapshot(),
+            )
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the node until shut down; with autostart, a failed configure exits with status 1."""
+    rclpy.init(args=list(argv) if argv is not None else sys.argv)
+    node = BodyPose3DNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    status = 0
+    try:
+        if node.get_parameter("autostart").value:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().fatal("configure failed; fix the error above and start again")
+                return 1
+            node.trigger_activate()
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node._stop_worker()
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
