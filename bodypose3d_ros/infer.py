@@ -181,10 +181,8 @@ class _Runner:
             fps = FALLBACK_FPS
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         model = self.model(False)
-        reset = getattr(model, "reset", None)
-        if callable(reset):
-            reset()  # forget the person tracked in a previous video
         pipeline = PosePipeline(model, PipelineConfig(smoothing=not self._args.no_smoothing))
+        pipeline.reset()  # forget the person tracked in a previous video
         out = self._args.out
         jsonl_path = out / f"{path.stem}.jsonl"
         video_path = out / f"{path.stem}_overlay.mp4"

@@ -326,8 +326,7 @@ class BodyPose3DNode(LifecycleNode):
 
     # ----------------------------------------------------------------------- diagnostics
     def _engine_description(self) -> str:
-        model = self._pipeline.model if self._pipeline is not None else None
-        return str(getattr(model, "engine_description", getattr(model, "name", "none")))
+        return self._pipeline.model.description if self._pipeline is not None else "none"
 
     def snapshot(self) -> DiagnosticsSnapshot:
         """The node's counters and rates now (also used by tests and benchmarks)."""
@@ -346,7 +345,7 @@ class BodyPose3DNode(LifecycleNode):
                 last_error=self._last_error,
                 backend=self.params.backend,
                 engine=self._engine_description(),
-                precision=self.params.precision if self.params.backend != "blazepose" else "fp32",
+                precision=self._pipeline.model.precision if self._pipeline is not None else "",
                 intrinsics_source=self._intrinsics_source,
                 model_status=self._model_status,
                 lifecycle_state=self._state_label(),

@@ -33,6 +33,12 @@ from bodypose3d_ros.testing.contract_model import (
     write_contract_model,
     write_signature_model,
 )
+from bodypose3d_ros.testing.contract_scene import (
+    BGR_UNIT_COLOURS,
+    RGB_MEAN_COLOURS,
+    add_blob,
+    draw_person,
+)
 
 WIDTH, HEIGHT = 1600, 900
 INTRINSICS = Intrinsics(fx=1100.0, fy=1090.0, cx=790.0, cy=455.0, source="arguments")
@@ -50,9 +56,6 @@ EIGHT_BOXES = [
     Box(500, 560, 180, 260),
     Box(1450, 620, 200, 200),
 ]
-# Pure BGR colours that light input0 channel 0, 1, 2 under each normalisation.
-BGR_UNIT_COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]  # B, G, R
-RGB_MEAN_COLOURS = [(0, 0, 255), (0, 255, 0), (255, 0, 0)]  # R, G, B
 
 
 @pytest.fixture(scope="module")
@@ -73,26 +76,10 @@ class Scene:
     uv: npt.NDArray[np.float64]  # (people, 34, 2) where each blob was drawn (image pixels)
 
 
-def _add_blob(
-    image: npt.NDArray[np.uint8], u: float, v: float, sigma: float, colour: tuple[int, int, int]
-) -> None:
-    """A Gaussian blob centred on the sub-pixel point (u, v), max-combined into the image."""
-    reach = int(np.ceil(4 * sigma))
-    x0, x1 = max(int(u) - reach, 0), min(int(u) + reach + 2, image.shape[1])
-    y0, y1 = max(int(v) - reach, 0), min(int(v) + reach + 2, image.shape[0])
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    blob = 255.0 * np.exp(-((xs - u) ** 2 + (ys - v) ** 2) / (2 * sigma**2))
-    for channel, value in enumerate(colour):
-        if value:
-            patch = image[y0:y1, x0:x1, channel]
-            np.maximum(patch, np.round(blob).astype(np.uint8), out=patch)
-
-
 def _draw_scene(
     boxes: list[Box],
     colours: list[tuple[int, int, int]],
     seed: int,
-    skip: frozenset[int] = frozenset(),
 ) -> Scene:
     """Blobs at random points of every keypoint window, for every box, where inside the image."""
     rng = np.random.default_rng(seed)
@@ -105,21 +92,8 @@ def _draw_scene(
             assert overlap_x <= 0 or overlap_y <= 0, (a, b)
     drawn = np.zeros((len(boxes), NUM_KEYPOINTS), bool)
     uv = np.zeros((len(boxes), NUM_KEYPOINTS, 2))
-    for p, crop in enumerate(crops):
-        sx, sy = crop.width / 192.0, crop.height / 256.0
-        for k in range(NUM_KEYPOINTS):
-            x0, y0, x1, y1 = keypoint_window(k)
-            x = rng.uniform(x0 + MARGIN_CROP, x1 - MARGIN_CROP)
-            y = rng.uniform(y0 + MARGIN_CROP, y1 - MARGIN_CROP)
-            u, v = crop.x + x * sx, crop.y + y * sy  # the documented crop -> image convention
-            reach = 4 * SIGMA_CROP * sx
-            if k in skip or not (
-                reach <= u <= WIDTH - 1 - reach and reach <= v <= HEIGHT - 1 - reach
-            ):
-                continue
-            _add_blob(image, u, v, SIGMA_CROP * sx, colours[keypoint_channel(k)])
-            drawn[p, k] = True
-            uv[p, k] = u, v
+    for p, box in enumerate(boxes):
+        drawn[p], uv[p] = draw_person(image, box, rng, colours, SIGMA_CROP, MARGIN_CROP)
     return Scene(image, boxes, drawn, uv)
 
 
@@ -212,7 +186,7 @@ def test_confidence_is_clipped_and_raw_outputs_kept(engine: OnnxRuntimeEngine) -
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     x0, y0, x1, y1 = keypoint_window(0)  # pelvis reads channel 0 (blue under bgr_unit)
     u, v = crop.x + (x0 + x1) / 2 * sx, crop.y + (y0 + y1) / 2 * crop.height / 256.0
-    _add_blob(image, u, v, 5.0 * sx, (255, 0, 0))  # a big blob: raw confidence > 1
+    add_blob(image, u, v, 5.0 * sx, (255, 0, 0))  # a big blob: raw confidence > 1
     model = BodyPose3DNetModel(engine)
     (pose,) = model.estimate(image, [box], INTRINSICS)
     assert model.last_outputs["pose25d"][0, 0, 3] > 1.5

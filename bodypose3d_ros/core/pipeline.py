@@ -31,9 +31,20 @@ class PoseModel(Protocol):
 
     name: str
 
+    @property
+    def description(self) -> str:
+        """What runs the model (engine, providers, version), for logs and diagnostics."""
+
+    @property
+    def precision(self) -> str:
+        """Numeric precision the model runs at (fp32, fp16)."""
+
     def estimate(
         self, image_bgr: np.ndarray, boxes: Sequence[Box], intrinsics: Intrinsics
     ) -> list[Pose25D]: ...
+
+    def reset(self) -> None:
+        """Forget any state carried between frames (a model's own person tracking)."""
 
     def close(self) -> None: ...
 
@@ -126,6 +137,7 @@ class PosePipeline:
         """Forget every tracked person (e.g. after the camera stream changed)."""
         self._tracker.reset()
         self._smoothers = self._new_smoother_bank()
+        self.model.reset()
 
     def close(self) -> None:
         self.model.close()

@@ -189,6 +189,15 @@ class BlazePoseModel:
         # 'presence' field; calling the base directly keeps presence and skips that loop.
         self._run_graph = SolutionBase.process
 
+    @property
+    def description(self) -> str:
+        """The runtime in use, for logs and diagnostics."""
+        import mediapipe as mp
+
+        return f"mediapipe {mp.__version__} BlazePose GHUM 3D (TFLite, CPU)"
+
+    precision = "fp32"
+
     def estimate(
         self, image_bgr: np.ndarray, boxes: Sequence[Box], intrinsics: Intrinsics
     ) -> list[Pose25D]:

@@ -75,6 +75,18 @@ class BodyPose3DNetModel:
             )
         return poses
 
+    @property
+    def description(self) -> str:
+        """The engine in use, for logs and diagnostics."""
+        return self.engine.description
+
+    @property
+    def precision(self) -> str:
+        return self.engine.precision
+
+    def reset(self) -> None:
+        """Nothing to forget: every call is independent (tracking lives in the pipeline)."""
+
     def close(self) -> None:
         self.engine.close()
 

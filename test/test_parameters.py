@@ -1,0 +1,135 @@
+"""Node parameters: one table, validated with clear errors; YAML and launch arguments agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bodypose3d_ros.ros.launch_arguments import parameter_overrides
+from bodypose3d_ros.ros.parameters import (
+    DESCRIPTIONS,
+    NodeParameters,
+    ParameterError,
+    defaults,
+    parse_parameters,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_config_yaml_lists_every_parameter_with_its_default() -> None:
+    loaded = yaml.safe_load((REPO / "config" / "bodypose3d.yaml").read_text())
+    params = loaded["/**"]["ros__parameters"]
+    assert params == defaults()
+
+
+def test_defaults_are_valid_and_round_trip() -> None:
+    assert parse_parameters(defaults()) == NodeParameters()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("backend", "openpose", "backend='openpose' is not one of blazepose, bodypose3dnet"),
+        ("engine", "cuda", "engine='cuda' is not one of auto, onnxruntime, tensorrt"),
+        ("precision", "int4", "precision='int4' is not one of fp16, fp32"),
+        ("input_normalization", "bgr", "is not one of bgr_unit, rgb_mean"),
+        ("input_reliability", "sometimes", "is not one of best_effort, reliable"),
+        ("max_batch_size", 0, "max_batch_size=0 must be > 0"),
+        ("default_focal_ratio", -0.6, "default_focal_ratio=-0.6 must be > 0"),
+        ("marker_min_confidence", 1.5, "marker_min_confidence=1.5 must be within 0..1"),
+        ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be >= 0"),
+    ],
+)
+def test_bad_values_are_named_with_what_is_accepted(
+    name: str, value: object, expected: str
+) -> None:
+    values = defaults()
+    values[name] = value
+    with pytest.raises(ParameterError, match="invalid parameters") as caught:
+        parse_parameters(values)
+    assert expected in str(caught.value)
+
+
+def test_bodypose3dnet_without_a_model_path_names_the_fix() -> None:
+    values = defaults()
+    values["backend"] = "bodypose3dnet"
+    with pytest.raises(ParameterError) as caught:
+        parse_parameters(values)
+    message = str(caught.value)
+    assert "model_path" in message
+    assert "NGC" in message
+    assert "bodypose3dnet_performance.onnx" in message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    values = defaults()
+    values.update(engine="x", precision="y")
+    with pytest.raises(ParameterError) as caught:
+        parse_parameters(values)
+    assert "engine='x'" in str(caught.value)
+    assert "precision='y'" in str(caught.value)
+
+
+def test_the_important_parameters_are_described() -> None:
+    for name in ("backend", "model_path", "engine", "precision", "engine_cache_dir",
+                 "force_engine_rebuild", "image_compressed", "input_reliability"):  # fmt: skip
+        assert DESCRIPTIONS[name]
+
+
+def test_engine_cache_dir_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "/tmp/xdg-test")
+    assert NodeParameters().resolved_engine_cache_dir == "/tmp/xdg-test/bodypose3d_ros/engines"
+    assert NodeParameters(engine_cache_dir="/data/e").resolved_engine_cache_dir == "/data/e"
+
+
+def test_launch_arguments_left_empty_do_not_override_the_params_file() -> None:
+    raw = {name: "" for name in defaults()}
+    raw.update(backend="bodypose3dnet", max_batch_size="4", smoothing="False",
+               default_focal_ratio="0.7", model_path="/m.onnx", unrelated="x")  # fmt: skip
+    assert parameter_overrides(raw) == {
+        "backend": "bodypose3dnet",
+        "max_batch_size": 4,
+        "smoothing": False,
+        "default_focal_ratio": 0.7,
+        "model_path": "/m.onnx",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [("smoothing", "maybe"), ("max_batch_size", "eight"), ("precision", "")]
+)
+def test_launch_argument_types_are_checked(name: str, text: str) -> None:
+    if text == "":
+        assert parameter_overrides({name: text}) == {}
+        return
+    with pytest.raises(ValueError, match=name):
+        parameter_overrides({name: text})
+
+
+def test_launch_file_declares_every_parameter() -> None:
+    """Checked as text here (launch_ros is not on PyPI); it runs where ROS 2 is installed."""
+    source = (REPO / "launch" / "bodypose3d.launch.py").read_text()
+    assert "for name in defaults()" in source  # every parameter becomes a launch argument
+    for argument in ("image", "camera_info", "namespace", "params_file", "rviz"):
+        assert f'"{argument}"' in source
+
+
+def test_launch_file_builds_a_description_where_launch_ros_exists() -> None:
+    pytest.importorskip(
+        "launch_ros", reason="launch_ros is not on PyPI: runs on a real ROS 2 install"
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bp3d_launch", REPO / "launch" / "bodypose3d.launch.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module.generate_launch_description()
+    names = {a.name for a in description.get_launch_arguments()}
+    assert set(defaults()) <= names
