@@ -68,8 +68,10 @@ class NodeHarness:
         self.lock = threading.Lock()
         self.poses: list[tuple[float, Pose3DArray]] = []
         self.markers: list[MarkerArray] = []
+        self.debug_images: list[Image] = []
         self.peer.create_subscription(Pose3DArray, "poses", self._on_poses, RELIABLE)
         self.peer.create_subscription(MarkerArray, "markers", self._on_markers, RELIABLE)
+        self.peer.create_subscription(Image, "debug_image", self._on_debug, RELIABLE)
         self.image_pub = self.peer.create_publisher(Image, "image", RELIABLE)
         self.compressed_pub = self.peer.create_publisher(
             CompressedImage, "image/compressed", RELIABLE
@@ -95,6 +97,10 @@ class NodeHarness:
     def _on_markers(self, msg: MarkerArray) -> None:
         with self.lock:
             self.markers.append(msg)
+
+    def _on_debug(self, msg: Image) -> None:
+        with self.lock:
+            self.debug_images.append(msg)
 
     def start(self) -> None:
         """Configure and activate the node; raise if either transition fails."""

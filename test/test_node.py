@@ -221,7 +221,9 @@ def test_holds_a_30hz_camera_without_backlog(ros_context: Any, photo: np.ndarray
 
 @pytest.fixture(scope="module")
 def compressed_harness() -> Iterator[NodeHarness]:
-    with NodeHarness(backend="blazepose", image_compressed=True, publish_markers=False) as h:
+    with NodeHarness(
+        backend="blazepose", image_compressed=True, publish_markers=False, publish_debug_image=True
+    ) as h:
         h.start()
         yield h
 
@@ -276,6 +278,15 @@ def test_compressed_input_and_a_corrupt_frame(
     out = h.wait_for_poses(n + 1)[-1]
     assert out.header.stamp.sec == 77
     assert len(out.poses) == 1
+    # The annotated debug image: same header and size as the input, skeleton drawn on it.
+    assert wait_for(lambda: bool(h.debug_images), 10.0)
+    debug = h.debug_images[-1]
+    assert debug.header.stamp.sec == 77
+    assert debug.header.frame_id == "cam_optical"
+    assert (debug.height, debug.width, debug.encoding) == (*photo.shape[:2], "bgr8")
+    pixels = np.frombuffer(bytes(debug.data), np.uint8).reshape(photo.shape)
+    assert np.abs(pixels.astype(int) - cv2.imdecode(jpeg, cv2.IMREAD_COLOR)).max() > 100
+    assert h.markers == []  # publish_markers:=false really switches them off
 
 
 def test_missing_model_fails_fast_naming_the_fix(tmp_path: Path) -> None:
@@ -298,3 +309,28 @@ def test_invalid_parameter_fails_configure_with_the_accepted_values() -> None:
         snap = h.node.snapshot()
         assert "engine='cuda_magic'" in snap.model_status
         assert "onnxruntime" in snap.model_status
+
+
+def test_lifecycle_deactivate_stops_output_and_cleanup_reconfigure_works(
+    photo: np.ndarray,
+) -> None:
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    with NodeHarness(backend="blazepose") as h:
+        assert h.node.snapshot().model_status == "not loaded"
+        h.start()
+        _send(h, photo, 10.0)
+        h.wait_for_poses(1)
+        assert h.node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert h.node.snapshot().lifecycle_state == "inactive"
+        n = len(h.poses)
+        _send(h, photo, 11.0)
+        time.sleep(1.0)
+        assert len(h.poses) == n, "an inactive node must not publish"
+        assert h.node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+        assert h.node.snapshot().model_status == "not loaded"
+        h.start()  # configure + activate again: the model loads anew
+        _send(h, photo, 12.0)
+        out = h.wait_for_poses(n + 1)[-1]
+        assert out.header.stamp.sec == 12
+        assert len(out.poses) == 1

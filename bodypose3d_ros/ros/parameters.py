@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bodypose3d_ros.core.crop import K_INV_MODES, NORMALIZATIONS
+from bodypose3d_ros.core.engines.tensorrt_engine import default_cache_dir
 from bodypose3d_ros.core.models.factory import BACKENDS
 from bodypose3d_ros.core.smoothing import OneEuroParams
 from bodypose3d_ros.core.tracking import TrackerParams
@@ -64,8 +65,7 @@ class NodeParameters:
         """Where TensorRT engines are cached: the parameter, else the user's cache folder."""
         if self.engine_cache_dir:
             return os.path.expanduser(self.engine_cache_dir)
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-        return os.path.join(base, "bodypose3d_ros", "engines")
+        return str(default_cache_dir())
 
     def uv_filter(self) -> OneEuroParams:
         return OneEuroParams(
@@ -95,7 +95,7 @@ DESCRIPTIONS: dict[str, str] = {
     "model_path": "BodyPose3DNet .onnx (or TensorRT .engine) file; required for bodypose3dnet",
     "engine": f"inference engine for bodypose3dnet: {' | '.join(ENGINES)}",
     "precision": f"TensorRT precision: {' | '.join(PRECISIONS)}",
-    "engine_cache_dir": "TensorRT engine cache folder (default ~/.cache/bodypose3d_ros/engines)",
+    "engine_cache_dir": "TensorRT engine cache folder (default ~/.cache/bodypose3d_ros/tensorrt)",
     "force_engine_rebuild": "rebuild the TensorRT engine even when a matching cached one exists",
     "max_batch_size": "most people per inference call (TensorRT profile max)",
     "input_normalization": f"crop pixel normalisation: {' | '.join(NORMALIZATIONS)}",
@@ -103,6 +103,16 @@ DESCRIPTIONS: dict[str, str] = {
     "use_rectified_intrinsics": "take intrinsics from CameraInfo.p (rectified images), not .k",
     "default_focal_ratio": "focal length / image width used when no CameraInfo arrived",
     "smoothing": "One-Euro smoothing of keypoints and root depth, driven by image stamps",
+    "smoothing_uv_min_cutoff": "One-Euro min cutoff [Hz] for pixel positions",
+    "smoothing_uv_beta": "One-Euro speed coefficient for pixel positions",
+    "smoothing_z_rel_min_cutoff": "One-Euro min cutoff [Hz] for pelvis-relative depth",
+    "smoothing_z_rel_beta": "One-Euro speed coefficient for pelvis-relative depth",
+    "smoothing_root_min_cutoff": "One-Euro min cutoff [Hz] for the root (pelvis) depth",
+    "smoothing_root_beta": "One-Euro speed coefficient for the root depth",
+    "smoothing_d_cutoff": "One-Euro derivative cutoff [Hz] for all filtered values",
+    "person_min_keypoint_confidence": "keypoints below this confidence do not count as seen",
+    "person_min_keypoints": "a person needs at least this many seen keypoints to be tracked",
+    "max_people": "most people tracked (and cropped) per frame",
     "marker_min_confidence": "joints and bones below this confidence are not drawn in RViz",
     "publish_markers": "publish visualization_msgs/MarkerArray skeletons on 'markers'",
     "publish_debug_image": "publish the annotated image on 'debug_image'",
