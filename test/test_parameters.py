@@ -20,9 +20,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_config_yaml_lists_every_parameter_with_its_default() -> None:
-    loaded = yaml.safe_load((REPO / "config" / "bodypose3d.yaml").read_text())
-    params = loaded["/**"]["ros__parameters"]
-    assert params == defaults()
+    from bodypose3d_ros.ros.parameters import defaults_yaml
+
+    text = (REPO / "config" / "bodypose3d.yaml").read_text()
+    assert text == defaults_yaml()
+    assert yaml.safe_load(text)["/**"]["ros__parameters"] == defaults()
 
 
 def test_defaults_are_valid_and_round_trip() -> None:
@@ -132,3 +134,9 @@ def test_launch_file_builds_a_description_where_launch_ros_exists() -> None:
     description = module.generate_launch_description()
     names = {a.name for a in description.get_launch_arguments()}
     assert set(defaults()) <= names
+
+
+def test_readme_documents_every_parameter_with_its_default() -> None:
+    from bodypose3d_ros.ros.parameters import markdown_table
+
+    assert markdown_table() in (REPO / "README.md").read_text()

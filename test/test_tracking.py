@@ -198,3 +198,36 @@ def test_iou_matrix_values() -> None:
     assert np.all(iou[1] == 0.0)
     assert iou[0, 2] == 0.0
     assert iou_matrix([], b).shape == (0, 3)
+
+
+def test_whole_image_is_searched_periodically_for_newcomers() -> None:
+    tracker = PersonTracker(TrackerParams(discovery_interval=3))
+    full = Box.full_image(640, 480)
+    assert tracker.boxes_for_frame(640, 480) == [full]  # frame 1: nobody tracked yet
+    (first,) = tracker.update([person(100, 100)])
+    assert full not in tracker.boxes_for_frame(640, 480)  # frame 2: follow the known person
+    boxes = tracker.boxes_for_frame(640, 480)  # frame 3: and look everywhere once
+    assert len(boxes) == 2
+    assert boxes[-1] == full
+    # The whole-image crop found the known person again (a duplicate) and a newcomer.
+    ids = tracker.update(
+        [
+            person(101, 100, score=0.95),
+            person(100, 101, score=0.8),
+            person(400, 200, body=_OTHER_BODY),
+        ]
+    )
+    assert first in ids
+    assert ids.count(first) == 1  # the duplicate view of the same person is not a second person
+    newcomer = ids[2]
+    assert newcomer not in ("", first)
+    assert sorted(tracker.active_ids) == sorted([first, newcomer])
+    assert len(tracker.boxes_for_frame(640, 480)) == 2  # frame 4: both followed, no full image
+
+
+def test_discovery_can_be_switched_off() -> None:
+    tracker = PersonTracker(TrackerParams(discovery_interval=0))
+    tracker.boxes_for_frame(640, 480)
+    tracker.update([person(100, 100)])
+    for _ in range(40):
+        assert len(tracker.boxes_for_frame(640, 480)) == 1

@@ -31,6 +31,9 @@ class TrackerParams:
     keypoints lie within ``duplicate_distance`` x body size (median over the keypoints confident
     in both) of a better-scored pose is the same person seen through two crops and is dropped;
     otherwise two tracks whose crops converge would follow one person forever.
+    While people are tracked, every ``discovery_interval``-th frame also looks at the whole image
+    so that someone who walks in is found (0 = never; with no detector, crops that follow known
+    people would never see a newcomer).
     """
 
     min_keypoint_confidence: float = 0.3
@@ -39,6 +42,7 @@ class TrackerParams:
     max_people: int = 8
     match_iou: float = 0.2
     duplicate_distance: float = 0.05
+    discovery_interval: int = 15
 
 
 def _corners(box: Box) -> tuple[float, float, float, float]:
@@ -108,6 +112,7 @@ class PersonTracker:
         self._next_number = 1
         self._lost: list[str] = []
         self._pending_lost: list[str] = []  # forgotten by reset(), reported by the next update
+        self._frames = 0
 
     @property
     def lost_ids(self) -> list[str]:
@@ -133,7 +138,9 @@ class PersonTracker:
 
         Each box is the person's last keypoint box grown by ``margin`` of its width/height on
         every side, clipped to the image; boxes that end up outside the image are skipped.
+        Every ``discovery_interval``-th frame the whole image is added to look for newcomers.
         """
+        self._frames += 1
         m = self.params.margin
         boxes: list[Box] = []
         for kp_box in self._tracks.values():
@@ -143,7 +150,11 @@ class PersonTracker:
             y1 = min(float(height), kp_box.y + (1.0 + m) * kp_box.height)
             if x1 >= x0 and y1 >= y0 and max(x1 - x0, y1 - y0) >= 1.0:
                 boxes.append(Box(x0, y0, x1 - x0, y1 - y0))
-        return boxes or [Box.full_image(width, height)]
+        interval = self.params.discovery_interval
+        discover = interval > 0 and self._frames % interval == 0
+        if not boxes or (discover and len(boxes) < self.params.max_people):
+            boxes.append(Box.full_image(width, height))
+        return boxes
 
     def _accept(self, poses: Sequence[Pose25D]) -> dict[int, Box]:
         """Pose index -> keypoint box for the poses that are distinct people, best score first."""
