@@ -58,13 +58,20 @@ def make_camera_info(
 class NodeHarness:
     """The node under test plus a peer node; call ``close`` (or use as a context manager)."""
 
+    _count = 0
+
     def __init__(self, **parameters: Any) -> None:
         self.context = Context()
         rclpy.init(context=self.context)
         overrides = [Parameter(name, value=value) for name, value in parameters.items()]
         overrides.append(Parameter("input_reliability", value="reliable"))
-        self.node = BodyPose3DNode(context=self.context, parameter_overrides=overrides)
-        self.peer = rclpy.create_node("bodypose3d_test_peer", context=self.context)
+        # Each harness in its own namespace: harnesses alive at once never see each other's topics.
+        NodeHarness._count += 1
+        ns = f"/harness{NodeHarness._count}"
+        self.node = BodyPose3DNode(
+            context=self.context, parameter_overrides=overrides, namespace=ns
+        )
+        self.peer = rclpy.create_node("bodypose3d_test_peer", context=self.context, namespace=ns)
         self.lock = threading.Lock()
         self.poses: list[tuple[float, Pose3DArray]] = []
         self.markers: list[MarkerArray] = []
