@@ -86,7 +86,8 @@ class BodyPose3DNode(LifecycleNode):
         self._diag_timer: Any = None
         self._intrinsics_source = "none yet"
         self._last_error = ""
-        self._last_intrinsics_key: tuple[int, int, int] | None = None
+        # CameraInfo (by identity, kept alive here) and image size of the cached intrinsics.
+        self._last_intrinsics_key: tuple[CameraInfo | None, int, int] | None = None
         self._last_intrinsics: Intrinsics | None = None
         self._stats_lock = threading.Lock()
         self._input_rate = RateMeter()
@@ -176,10 +177,8 @@ class BodyPose3DNode(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
         self._stop_worker()
-        for subscription in self._inputs:
-            self.destroy_subscription(subscription)
-        self._inputs.clear()
         self._delete_markers()
         return super().on_deactivate(state)
 
@@ -188,14 +187,21 @@ class BodyPose3DNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
         self._stop_worker()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
         self._stop_worker()
         self._release()
         return TransitionCallbackReturn.SUCCESS
+
+    def _stop_inputs(self) -> None:
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs.clear()
 
     def _fail(self, message: str) -> None:
         self._model_status = f"error: {message}"
@@ -203,9 +209,18 @@ class BodyPose3DNode(LifecycleNode):
         self.get_logger().error(message)
 
     def _stop_worker(self) -> None:
+        """Stop the worker after its current frame; never abandon it mid-inference.
+
+        The model must not be closed (or a second worker started) under a running inference,
+        which can take long on a first TensorRT/CUDA call or a slow CPU: wait, saying so.
+        """
         self._slot.close()
-        if self._worker is not None:
-            self._worker.join(timeout=10.0)
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout=10.0)
+            while worker.is_alive():
+                self.get_logger().warning("waiting for the current frame to finish...")
+                worker.join(timeout=10.0)
             self._worker = None
         self._slot.clear()
 
@@ -281,8 +296,14 @@ class BodyPose3DNode(LifecycleNode):
 
     def _intrinsics_for(self, width: int, height: int) -> Intrinsics:
         info = self._camera_info
-        key = (id(info), width, height)
-        if key == self._last_intrinsics_key and self._last_intrinsics is not None:
+        key = (info, width, height)
+        last = self._last_intrinsics_key
+        if (
+            last is not None
+            and last[0] is info
+            and last[1:] == key[1:]
+            and self._last_intrinsics is not None
+        ):
             return self._last_intrinsics
         intrinsics: Intrinsics
         if info is None:
@@ -379,7 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 node.get_logger().fatal("configure failed; fix the error above and start again")
                 return 1
-            node.trigger_activate()
+            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().fatal("activate failed; see the error above")
+                return 1
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -6,6 +6,10 @@ publishes. Nothing of the node is replaced.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -163,9 +167,6 @@ class NodeProcess:
     """
 
     def __init__(self, context: Context, *ros_args: str) -> None:
-        import os
-        import subprocess
-        import sys
 
         from diagnostic_msgs.msg import DiagnosticArray
 
@@ -177,6 +178,13 @@ class NodeProcess:
             [sys.executable, "-m", "bodypose3d_ros.node", "--ros-args", *remaps, *ros_args],
             env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
+        # Drain the node's log as it comes, so a chatty node never blocks on a full pipe.
+        self.log_lines: list[str] = []
+        assert self.process.stderr is not None
+        stderr = self.process.stderr
+        threading.Thread(
+            target=lambda: self.log_lines.extend(iter(stderr.readline, "")), daemon=True
+        ).start()
         self.peer = rclpy.create_node("bodypose3d_process_peer", context=context)
         self.lock = threading.Lock()
         self.poses: list[tuple[float, Pose3DArray]] = []
@@ -220,18 +228,16 @@ class NodeProcess:
         )
         if not ok or self.process.poll() is not None:
             self.process.kill()
-            _, err = self.process.communicate()
-            raise AssertionError(f"node did not start:\n{err[-3000:]}")
+            self.process.wait()
+            raise AssertionError("node did not start:\n" + "".join(self.log_lines)[-3000:])
 
     def close(self) -> str:
-        import signal
-
         self.process.send_signal(signal.SIGINT)
         try:
-            _, err = self.process.communicate(timeout=15)
-        except Exception:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            _, err = self.process.communicate()
+            self.process.wait()
         self.executor.shutdown()
         self.peer.destroy_node()
-        return str(err)
+        return "".join(self.log_lines)

@@ -240,7 +240,16 @@ def test_a_burst_is_not_queued_the_newest_frame_wins(
         harness.image_pub.publish(make_image_msg(photo, 5000.0 + i))
     # The subscription keeps the last few in DDS (sensor-data depth); those reach the node.
     harness.wait_for_counter("frames_received", before.frames_received + 3)
-    time.sleep(1.5)
+
+    def settled() -> bool:  # every received frame is either processed or dropped by now
+        s = harness.node.snapshot()
+        done = (s.frames_processed - before.frames_processed) + (
+            s.frames_dropped - before.frames_dropped
+        )
+        return done == s.frames_received - before.frames_received
+
+    assert wait_for(settled, 15.0)
+    time.sleep(0.3)  # and nothing more trickles in
     after = harness.node.snapshot()
     received = after.frames_received - before.frames_received
     processed = after.frames_processed - before.frames_processed

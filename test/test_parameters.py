@@ -39,10 +39,13 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ("precision", "int4", "precision='int4' is not one of fp16, fp32"),
         ("input_normalization", "bgr", "is not one of bgr_unit, rgb_mean"),
         ("input_reliability", "sometimes", "is not one of best_effort, reliable"),
-        ("max_batch_size", 0, "max_batch_size=0 must be > 0"),
-        ("default_focal_ratio", -0.6, "default_focal_ratio=-0.6 must be > 0"),
+        ("max_batch_size", 0, "max_batch_size=0 must be a finite number > 0"),
+        ("default_focal_ratio", -0.6, "default_focal_ratio=-0.6 must be a finite number > 0"),
+        ("default_focal_ratio", float("inf"), "default_focal_ratio=inf must be a finite"),
+        ("smoothing_root_beta", float("nan"), "smoothing_root_beta=nan must be a finite"),
+        ("person_min_keypoints", 99, "person_min_keypoints=99 must be <= 34"),
         ("marker_min_confidence", 1.5, "marker_min_confidence=1.5 must be within 0..1"),
-        ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be >= 0"),
+        ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be a finite number >= 0"),
     ],
 )
 def test_bad_values_are_named_with_what_is_accepted(

@@ -198,3 +198,21 @@ def test_markers_pass_ros_field_checks() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "checked" in result.stdout
+
+
+def test_unobserved_joints_are_never_drawn_even_with_threshold_zero() -> None:
+    from bodypose3d_ros.core.types import Box, Person3D
+    from bodypose3d_ros.ros.markers import MarkerBuilder
+
+    confidence = np.full(34, 0.9)
+    confidence[[11, 12, 28, 29]] = 0.0  # e.g. BlazePose's missing small toes and middle tips
+    xyz = np.column_stack(
+        [np.linspace(-0.3, 0.3, 34), np.linspace(-0.8, 0.8, 34), np.full(34, 3.0)]
+    )
+    xyz[confidence == 0.0] = 0.0  # placeholders at the camera origin
+    person = Person3D("body_1", 0.9, Box(0, 0, 10, 10), np.zeros((34, 2)), xyz, confidence)
+    markers = MarkerBuilder(min_confidence=0.0).build(Header(frame_id="cam"), [person], [])
+    joints = next(m for m in markers.markers if m.type == Marker.SPHERE_LIST)
+    assert len(joints.points) == 30
+    for marker in markers.markers:
+        assert all(p.z == pytest.approx(3.0) for p in marker.points)  # nothing at the origin

@@ -108,8 +108,13 @@ class MarkerBuilder:
     def _person_markers(self, header: Header, person: Person3D) -> list[Marker]:
         ns = self.namespace(person.id)
         xyz = np.asarray(person.xyz, dtype=np.float64)
-        visible = (np.asarray(person.confidence) >= self.min_confidence) & np.all(
-            np.isfinite(xyz), axis=1
+        confidence = np.asarray(person.confidence)
+        # Confidence 0 means "not observed" (its position is a placeholder): never drawn, even
+        # with min_confidence 0.
+        visible = (
+            (confidence >= self.min_confidence)
+            & (confidence > 0.0)
+            & np.all(np.isfinite(xyz), axis=1)
         )
         joint_idx = np.flatnonzero(visible)
         if joint_idx.size == 0:

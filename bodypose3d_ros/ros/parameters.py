@@ -6,6 +6,7 @@ names the parameter, the value and the accepted values, before any model is load
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from bodypose3d_ros.core.crop import K_INV_MODES, NORMALIZATIONS
 from bodypose3d_ros.core.engines.tensorrt_engine import default_cache_dir
 from bodypose3d_ros.core.models.factory import BACKENDS
+from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 from bodypose3d_ros.core.smoothing import OneEuroParams
 from bodypose3d_ros.core.tracking import TrackerParams
 
@@ -154,12 +156,16 @@ def parse_parameters(values: dict[str, Any]) -> NodeParameters:
                 "smoothing_uv_min_cutoff", "smoothing_z_rel_min_cutoff",
                 "smoothing_root_min_cutoff")  # fmt: skip
     for name in positive:
-        if not values[name] > 0:
-            problems.append(f"{name}={values[name]!r} must be > 0")
+        if not (math.isfinite(values[name]) and values[name] > 0):
+            problems.append(f"{name}={values[name]!r} must be a finite number > 0")
     for name in ("smoothing_uv_beta", "smoothing_z_rel_beta", "smoothing_root_beta",
                  "person_discovery_interval"):  # fmt: skip
-        if values[name] < 0:
-            problems.append(f"{name}={values[name]!r} must be >= 0")
+        if not (math.isfinite(values[name]) and values[name] >= 0):
+            problems.append(f"{name}={values[name]!r} must be a finite number >= 0")
+    if values["person_min_keypoints"] > NUM_KEYPOINTS:
+        problems.append(
+            f"person_min_keypoints={values['person_min_keypoints']!r} must be <= {NUM_KEYPOINTS}"
+        )
     for name in ("marker_min_confidence", "person_min_keypoint_confidence"):
         if not 0.0 <= values[name] <= 1.0:
             problems.append(f"{name}={values[name]!r} must be within 0..1")
