@@ -4,11 +4,16 @@
       camera_info:=/camera/color/camera_info rviz:=true
 
 Every node parameter is a launch argument too (empty = take it from params_file / the default).
+RViz gets a copy of config/bodypose3d.rviz whose topics follow ``namespace`` and ``image``.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from ament_index_python.packages import get_package_share_directory
@@ -17,33 +22,59 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from bodypose3d_ros.ros.launch_arguments import parameter_overrides
+from bodypose3d_ros.ros.launch_arguments import (
+    node_namespace,
+    parameter_overrides,
+    remappings_for,
+    rviz_config_for,
+)
 from bodypose3d_ros.ros.parameters import DESCRIPTIONS, defaults
 from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "bodypose3d_ros"
 
 
+def _arg(context: LaunchContext, name: str) -> str:
+    """The value of launch argument ``name`` in this launch."""
+    value: str = LaunchConfiguration(name).perform(context)
+    return value
+
+
 def _node(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
-    raw = {name: LaunchConfiguration(name).perform(context) for name in defaults()}
+    raw = {name: _arg(context, name) for name in defaults()}
     return [
         Node(
             package=PACKAGE,
             executable="bodypose3d_node",
-            name=LaunchConfiguration("node_name").perform(context),
-            namespace=LaunchConfiguration("namespace").perform(context),
+            name=_arg(context, "node_name"),
+            namespace=_arg(context, "namespace"),
             output="screen",
-            parameters=[
-                LaunchConfiguration("params_file").perform(context),
-                parameter_overrides(raw),
-            ],
-            remappings=[
-                ("image", LaunchConfiguration("image").perform(context)),
-                ("image/compressed", LaunchConfiguration("image").perform(context) + "/compressed"),
-                ("camera_info", LaunchConfiguration("camera_info").perform(context)),
-            ],
+            parameters=[_arg(context, "params_file"), parameter_overrides(raw)],
+            remappings=remappings_for(_arg(context, "image"), _arg(context, "camera_info")),
         )
     ]
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def _rviz(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
+    """RViz with the packaged config rewritten to this launch's topics (only with rviz:=true)."""
+    if not IfCondition(LaunchConfiguration("rviz")).evaluate(context):
+        return []
+    template = Path(get_package_share_directory(PACKAGE), "config", "bodypose3d.rviz")
+    # The node's namespace as launch_ros resolves it, under any namespace pushed around us.
+    namespace = node_namespace(
+        _arg(context, "namespace"), context.launch_configurations.get("ros_namespace") or ""
+    )
+    config = rviz_config_for(template.read_text(), namespace, _arg(context, "image"))
+    fd, path = tempfile.mkstemp(prefix="bodypose3d_", suffix=".rviz")
+    with os.fdopen(fd, "w") as out:
+        out.write(config)
+    atexit.register(_remove, path)  # RViz reads it at start; the launch outlives RViz
+    return [Node(package="rviz2", executable="rviz2", arguments=["-d", path], output="log")]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -73,11 +104,6 @@ def generate_launch_description() -> LaunchDescription:
         arguments.append(
             DeclareLaunchArgument(name, default_value="", description=DESCRIPTIONS.get(name, name))
         )
-    rviz = Node(
-        package="rviz2",
-        executable="rviz2",
-        arguments=["-d", os.path.join(share, "config", "bodypose3d.rviz")],
-        condition=IfCondition(LaunchConfiguration("rviz")),
-        output="log",
+    return LaunchDescription(
+        [*arguments, OpaqueFunction(function=_node), OpaqueFunction(function=_rviz)]
     )
-    return LaunchDescription([*arguments, OpaqueFunction(function=_node), rviz])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -133,13 +132,17 @@ def test_empty_windows_give_zero_confidence(session: ort.InferenceSession) -> No
     assert np.all(out["pose2d"] == 0.0)
 
 
-def test_fast_enough_on_cpu_at_batch_8(session: ort.InferenceSession) -> None:
+def test_batch_of_8_rows_are_independent(session: ort.InferenceSession) -> None:
+    """A batch of 8 gives, row for row, what each person run alone gives (no mixing of rows)."""
     rng = np.random.default_rng(4)
     feeds = _feeds(rng.uniform(0, 1, (8, 3, CROP_H, CROP_W)).astype(np.float32), rng)
-    _run(session, feeds)
-    started = time.perf_counter()
-    _run(session, feeds)
-    assert time.perf_counter() - started < 0.5
+    batched = _run(session, feeds)
+    assert all(value.shape[0] == 8 for value in batched.values())
+    for i in range(8):
+        alone = _run(session, {name: value[i : i + 1] for name, value in feeds.items()})
+        for name, value in alone.items():
+            # float32 sums may be ordered differently in a batch: equal to rounding, not bitwise.
+            np.testing.assert_allclose(batched[name][i : i + 1], value, rtol=1e-4, atol=1e-4)
 
 
 def test_command_line_writes_the_fixture(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import array
-import time
 from collections.abc import Callable
 
 import cv2
@@ -174,20 +173,18 @@ def test_truncated_png_rejected(bgr: np.ndarray) -> None:
         decode_compressed(png.tobytes()[:30])
 
 
-def test_raw_decode_is_fast_for_720p() -> None:
+def test_raw_720p_bgr8_is_a_view_and_rgb8_one_converted_copy() -> None:
+    """At 720p the bgr8 path copies nothing; rgb8 costs exactly one conversion into new memory."""
     rng = np.random.default_rng(3)
     frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    data = frame.tobytes()
-    best = min(_time(lambda: decode_raw(data, 1280, 720, 1280 * 3, "bgr8")) for _ in range(5))
-    assert best < 1e-3  # no conversion needed: a view, microseconds
-    rgb = frame[..., ::-1].tobytes()
-    out = decode_raw(rgb, 1280, 720, 1280 * 3, "rgb8")
+    data = frame.tobytes()  # immutable, like rclpy's message buffer
+    out = decode_raw(data, 1280, 720, 1280 * 3, "bgr8")
+    assert np.shares_memory(out, np.frombuffer(data, dtype=np.uint8))
+    assert out.flags.c_contiguous
     assert np.array_equal(out, frame)
-    best_rgb = min(_time(lambda: decode_raw(rgb, 1280, 720, 1280 * 3, "rgb8")) for _ in range(5))
-    assert best_rgb < 10e-3
-
-
-def _time(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    rgb = frame[..., ::-1].tobytes()
+    converted = decode_raw(rgb, 1280, 720, 1280 * 3, "rgb8")
+    assert not np.shares_memory(converted, np.frombuffer(rgb, dtype=np.uint8))
+    assert converted.flags.c_contiguous
+    assert converted.flags.owndata  # not a view of an intermediate copy
+    assert np.array_equal(converted, frame)

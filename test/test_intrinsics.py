@@ -135,3 +135,100 @@ def test_validate_rejects_unknown_source_and_accepts_good() -> None:
     Intrinsics(500.0, 500.0, 320.0, 240.0, source="arguments").validate()
     with pytest.raises(IntrinsicsError, match="source"):
         Intrinsics(500.0, 500.0, 320.0, 240.0, source="guess").validate()
+
+
+# A camera calibrated at 1280x960 (full sensor); its driver may deliver an ROI and/or binning.
+K_FULL = [1000.0, 0.0, 641.0, 0.0, 1020.0, 481.0, 0.0, 0.0, 1.0]
+P_FULL = [990.0, 0.0, 637.0, 0.0, 0.0, 1000.0, 477.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+
+
+def _ray(k: list[float] | np.ndarray, u: float, v: float) -> np.ndarray:
+    """The unit viewing direction through pixel (u, v) of an image with matrix k."""
+    ray = np.linalg.inv(np.asarray(k, dtype=np.float64).reshape(3, 3)) @ [u, v, 1.0]
+    return ray / np.linalg.norm(ray)
+
+
+def test_roi_shifts_the_principal_point_only() -> None:
+    # A 640x480 window whose top-left sensor pixel is (300, 200), delivered as is.
+    intr = intrinsics_from_camera_info(
+        K_FULL, P_FULL, 1280, 960, 640, 480,
+        roi_x_offset=300, roi_y_offset=200, roi_width=640, roi_height=480,
+    )  # fmt: skip
+    assert (intr.fx, intr.fy, intr.cx, intr.cy) == (1000.0, 1020.0, 341.0, 281.0)
+    # Window pixel (10, 20) is sensor pixel (310, 220): the same ray.
+    assert np.allclose(_ray(intr.k, 10.0, 20.0), _ray(K_FULL, 310.0, 220.0))
+
+
+def test_binning_divides_focal_and_principal_point() -> None:
+    intr = intrinsics_from_camera_info(
+        K_FULL, P_FULL, 1280, 960, 640, 240, binning_x=2, binning_y=4
+    )
+    assert (intr.fx, intr.fy, intr.cx, intr.cy) == pytest.approx((500.0, 255.0, 320.5, 120.25))
+    # A binning of 1 is the same as none (0).
+    ones = intrinsics_from_camera_info(
+        K_FULL, P_FULL, 1280, 960, 1280, 960, binning_x=1, binning_y=1
+    )
+    assert (ones.fx, ones.cx) == (1000.0, 641.0)
+
+
+def test_roi_then_binning_then_downstream_resize_keep_the_rays() -> None:
+    # ROI 800x600 at (200, 120), binned x2 -> 400x300 delivered, then resized to 200x150.
+    roi = {"roi_x_offset": 200, "roi_y_offset": 120, "roi_width": 800, "roi_height": 600}
+    delivered = intrinsics_from_camera_info(
+        K_FULL, P_FULL, 1280, 960, 400, 300, binning_x=2, binning_y=2, **roi
+    )
+    assert (delivered.fx, delivered.cx, delivered.cy) == pytest.approx((500.0, 220.5, 180.5))
+    resized = intrinsics_from_camera_info(
+        K_FULL, P_FULL, 1280, 960, 200, 150, binning_x=2, binning_y=2, **roi
+    )
+    assert (resized.fx, resized.fy) == pytest.approx((250.0, 255.0))
+    assert (resized.cx, resized.cy) == pytest.approx((110.25, 90.25))
+    # Sensor pixel (600, 420) is ROI pixel (400, 300), binned (200, 150), resized (100, 75).
+    full = _ray(K_FULL, 600.0, 420.0)
+    assert np.allclose(_ray(delivered.k, 200.0, 150.0), full)
+    assert np.allclose(_ray(resized.k, 100.0, 75.0), full)
+
+
+def test_roi_and_binning_apply_to_the_rectified_matrix_too() -> None:
+    intr = intrinsics_from_camera_info(
+        K_FULL, P_FULL, 1280, 960, 320, 240, use_rectified=True,
+        binning_x=2, binning_y=2, roi_x_offset=100, roi_y_offset=40,
+        roi_width=640, roi_height=480,
+    )  # fmt: skip
+    assert (intr.fx, intr.fy, intr.cx, intr.cy) == pytest.approx((495.0, 500.0, 268.5, 218.5))
+
+
+def test_binning_remainder_is_not_mistaken_for_a_resize() -> None:
+    # A 641-pixel-wide ROI binned x2 gives 320 whole super-pixels: no extra rescale.
+    intr = intrinsics_from_camera_info(
+        K_FULL, P_FULL, 1280, 960, 320, 480, binning_x=2, roi_width=641, roi_height=480
+    )
+    assert intr.fx == 500.0
+    assert intr.cx == 320.5
+
+
+def test_roi_with_unknown_calibrated_size_uses_the_roi_size() -> None:
+    # CameraInfo size 0: the ROI cannot be bounds-checked, but its size is still what arrives.
+    intr = intrinsics_from_camera_info(
+        K_FULL, P_FULL, 0, 0, 320, 240,
+        roi_x_offset=100, roi_y_offset=50, roi_width=640, roi_height=480,
+    )  # fmt: skip
+    assert (intr.fx, intr.cx, intr.cy) == pytest.approx((500.0, 270.5, 215.5))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"binning_x": -2}, "binning x must not be negative"),
+        ({"binning_y": -1}, "binning y must not be negative"),
+        ({"roi_x_offset": -1, "roi_width": 10}, "roi offset x must not be negative"),
+        ({"roi_height": -480}, "roi size y must not be negative"),
+        ({"roi_x_offset": 700, "roi_width": 640}, r"ROI x \[700, 1340\) lies outside"),
+        ({"roi_y_offset": 10, "roi_height": 960}, r"ROI y \[10, 970\) lies outside"),
+        ({"roi_x_offset": 5}, r"ROI x \[5, 1285\) lies outside"),  # offset without a size
+        ({"roi_width": 4, "roi_height": 4, "binning_x": 8}, "binning x 8 is larger"),
+    ],
+)
+def test_inconsistent_roi_or_binning_is_rejected(extra: dict[str, int], message: str) -> None:
+    with pytest.raises(IntrinsicsError, match=message):
+        intrinsics_from_camera_info(K_FULL, P_FULL, 1280, 960, 640, 480, **extra)

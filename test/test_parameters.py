@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from bodypose3d_ros.ros.launch_arguments import parameter_overrides
+from bodypose3d_ros.ros.launch_arguments import (
+    RVIZ_DISPLAY_TOPICS,
+    node_namespace,
+    parameter_overrides,
+    remappings_for,
+    resolve_topic,
+    rviz_config_for,
+)
 from bodypose3d_ros.ros.parameters import (
     DESCRIPTIONS,
     NodeParameters,
@@ -137,6 +145,88 @@ def test_launch_file_builds_a_description_where_launch_ros_exists() -> None:
     description = module.generate_launch_description()
     names = {a.name for a in description.get_launch_arguments()}
     assert set(defaults()) <= names
+
+
+def _rviz_topics(config: dict[str, Any]) -> dict[str, str]:
+    displays = config["Visualization Manager"]["Displays"]
+    return {d["Name"]: d["Topic"]["Value"] for d in displays if "Topic" in d}
+
+
+def test_rviz_template_shows_the_default_launch_topics() -> None:
+    template = (REPO / "config" / "bodypose3d.rviz").read_text()
+    assert set(RVIZ_DISPLAY_TOPICS) == set(_rviz_topics(yaml.safe_load(template)))
+    same = yaml.safe_load(rviz_config_for(template, "", "/camera/image_raw"))
+    assert same == yaml.safe_load(template)
+
+
+def test_rviz_config_follows_namespace_and_image_topic() -> None:
+    template = (REPO / "config" / "bodypose3d.rviz").read_text()
+    out = yaml.safe_load(rviz_config_for(template, "robot1", "/cam/color/image_raw"))
+    assert _rviz_topics(out) == {
+        "Skeletons": "/robot1/markers",
+        "Debug image": "/robot1/debug_image",
+        "Camera image": "/cam/color/image_raw",
+    }
+    # Everything else is kept: only the three topic values differ from the template.
+    expected = yaml.safe_load(template)
+    for display in expected["Visualization Manager"]["Displays"]:
+        if display["Name"] in _rviz_topics(out):
+            display["Topic"]["Value"] = _rviz_topics(out)[display["Name"]]
+    assert out == expected
+    # A relative image topic is remapped in the node's namespace, so RViz shows it there too.
+    nested = yaml.safe_load(rviz_config_for(template, "/fleet/robot1/", "camera/image"))
+    assert _rviz_topics(nested) == {
+        "Skeletons": "/fleet/robot1/markers",
+        "Debug image": "/fleet/robot1/debug_image",
+        "Camera image": "/fleet/robot1/camera/image",
+    }
+
+
+def test_rviz_config_without_an_expected_display_is_an_error() -> None:
+    template = (REPO / "config" / "bodypose3d.rviz").read_text()
+    with pytest.raises(ValueError, match="Debug image"):
+        rviz_config_for(template.replace("Name: Debug image", "Name: Overlay"), "", "/image")
+
+
+@pytest.mark.parametrize(
+    ("topic", "namespace", "resolved"),
+    [("markers", "", "/markers"), ("markers", "/", "/markers"), ("markers", "a/b", "/a/b/markers"),
+     ("/abs/image", "robot1", "/abs/image"), ("image", "/robot1/", "/robot1/image")],
+)  # fmt: skip
+def test_topics_resolve_in_the_node_namespace(topic: str, namespace: str, resolved: str) -> None:
+    assert resolve_topic(topic, namespace) == resolved
+
+
+@pytest.mark.parametrize(
+    ("namespace", "pushed", "expected"),
+    [("", "", "/"), ("robot1", "", "/robot1"), ("robot1/", "/fleet", "/fleet/robot1"),
+     ("", "/fleet", "/fleet"), ("/robot1", "/fleet", "/robot1")],
+)  # fmt: skip
+def test_node_namespace_as_launch_ros_resolves_it(
+    namespace: str, pushed: str, expected: str
+) -> None:
+    assert node_namespace(namespace, pushed) == expected
+
+
+def test_remappings_cover_raw_compressed_image_and_camera_info() -> None:
+    assert remappings_for("/cam/color/image_raw", "/cam/color/camera_info") == [
+        ("image", "/cam/color/image_raw"),
+        ("image/compressed", "/cam/color/image_raw/compressed"),
+        ("camera_info", "/cam/color/camera_info"),
+    ]
+    for image, info in (("", "/info"), ("/image/", "/info"), ("/image", " /info"), ("~/x", "/i")):
+        with pytest.raises(ValueError, match="topic"):
+            remappings_for(image, info)
+
+
+def test_launch_file_uses_the_tested_helpers() -> None:
+    """The launch file can't run here: check it builds topics with the functions tested above."""
+    source = (REPO / "launch" / "bodypose3d.launch.py").read_text()
+    assert "remappings=remappings_for(" in source
+    assert "rviz_config_for(" in source
+    assert "OpaqueFunction(function=_rviz)" in source
+    # The packaged config (fixed topics) is never handed to RViz directly.
+    assert '"-d", os.path.join(share' not in source
 
 
 def test_readme_documents_every_parameter_with_its_default() -> None:

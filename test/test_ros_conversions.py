@@ -201,6 +201,34 @@ def test_camera_info_to_intrinsics_same_size_and_rescaled() -> None:
     assert camera_info_to_intrinsics(info, 640, 480, use_rectified=False).fx == 615.0
 
 
+def test_camera_info_roi_and_binning_are_applied() -> None:
+    # Calibrated at 1280x960; the driver sends an 800x600 window at (200, 120), binned x2.
+    info = _camera_info([1000.0, 0.0, 641.0, 0.0, 1020.0, 481.0, 0.0, 0.0, 1.0], 1280, 960)
+    info.binning_x, info.binning_y = 2, 2
+    info.roi.x_offset, info.roi.y_offset, info.roi.width, info.roi.height = 200, 120, 800, 600
+    # As it arrives over the wire.
+    info = deserialize_message(serialize_message(info), CameraInfo)
+    intr = camera_info_to_intrinsics(info, 400, 300)
+    assert (intr.fx, intr.fy, intr.cx, intr.cy) == pytest.approx((500.0, 510.0, 220.5, 180.5))
+    # Delivered pixel (200, 150) is sensor pixel (600, 420): the same viewing ray.
+    full = np.linalg.inv(np.array(info.k).reshape(3, 3)) @ [600.0, 420.0, 1.0]
+    here = intr.k_inv @ [200.0, 150.0, 1.0]
+    assert np.allclose(here / np.linalg.norm(here), full / np.linalg.norm(full))
+    # The rectified matrix gets the same window and binning.
+    rect = camera_info_to_intrinsics(info, 400, 300, use_rectified=True)
+    assert (rect.fx, rect.cx) == pytest.approx((500.0, 220.5))
+    # Resized further downstream to 200x150: only then the proportional rescale applies.
+    half = camera_info_to_intrinsics(info, 200, 150)
+    assert (half.fx, half.fy, half.cx, half.cy) == pytest.approx((250.0, 255.0, 110.25, 90.25))
+
+
+def test_camera_info_roi_outside_the_calibration_is_rejected() -> None:
+    info = _camera_info([615.0, 0.0, 320.5, 0.0, 612.0, 241.0, 0.0, 0.0, 1.0])
+    info.roi.x_offset, info.roi.width, info.roi.height = 100, 600, 480
+    with pytest.raises(IntrinsicsError, match="outside the calibrated size 640"):
+        camera_info_to_intrinsics(info, 600, 480)
+
+
 @pytest.mark.parametrize(
     "k",
     [

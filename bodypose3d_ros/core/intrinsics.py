@@ -4,9 +4,10 @@ Absolute depth scales with the focal length, so a wrong K means people at the wr
 That is why a bad CameraInfo is rejected loudly instead of being used, and why every
 :class:`Intrinsics` carries its ``source`` (so the node can say when it is guessing).
 
-Pixel convention: OpenCV/ROS, integer coordinates are pixel centres. Resizing scales fx, fy,
-cx, cy by the resize factors, as ROS's ``image_proc`` resize does (the half-pixel term that an
-exact centre-based rescale would add is ignored, like everywhere else in ROS).
+Pixel convention: OpenCV/ROS, integer coordinates are pixel centres. Resizing and binning
+scale fx, fy, cx, cy by the resize factors, as ROS's ``image_proc`` resize and
+``image_geometry`` do (the half-pixel term that an exact centre-based rescale would add is
+ignored, like everywhere else in ROS).
 """
 
 from __future__ import annotations
@@ -113,6 +114,44 @@ def _check_matrix(values: Sequence[float], length: int, name: str) -> FloatArray
     return arr
 
 
+def _sensor_window(
+    info_size: int, offset: int, roi_size: int, binning: int, axis: str
+) -> tuple[int, float]:
+    """The ROI offset and the delivered image size along one axis (see CameraInfo's comments).
+
+    A binning of 0 or 1 means none; an ROI size of 0 means the calibrated size (all zeros:
+    the full image). An ROI that leaves the calibrated image is rejected. When the CameraInfo
+    size is 0 (unknown) the bounds cannot be checked and, without an ROI size, no size is
+    expected (0 returned), so the image is taken as delivered.
+    """
+    for name, value in (("binning", binning), ("roi offset", offset), ("roi size", roi_size)):
+        if value < 0:
+            raise IntrinsicsError(f"CameraInfo {name} {axis} must not be negative, got {value}")
+    window = roi_size or info_size
+    if info_size and offset + window > info_size:
+        raise IntrinsicsError(
+            f"CameraInfo ROI {axis} [{offset}, {offset + window}) lies outside the calibrated "
+            f"size {info_size}"
+        )
+    factor = max(binning, 1)
+    if window and window < factor:
+        raise IntrinsicsError(
+            f"CameraInfo binning {axis} {binning} is larger than the ROI size {window}"
+        )
+    return factor, window / factor
+
+
+def _delivery_scale(image_size: int, expected: float) -> float:
+    """The extra resize between the image the camera delivered and the one received.
+
+    A difference below one pixel is the remainder of binning a size that is not a multiple
+    of the binning (the partial super-pixel is dropped), not a resize.
+    """
+    if expected == 0 or abs(image_size - expected) < 1.0:
+        return 1.0
+    return image_size / expected
+
+
 def intrinsics_from_camera_info(
     k: Sequence[float],
     p: Sequence[float],
@@ -121,13 +160,28 @@ def intrinsics_from_camera_info(
     image_width: int,
     image_height: int,
     use_rectified: bool = False,
+    *,
+    binning_x: int = 0,
+    binning_y: int = 0,
+    roi_x_offset: int = 0,
+    roi_y_offset: int = 0,
+    roi_width: int = 0,
+    roi_height: int = 0,
 ) -> Intrinsics:
-    """Intrinsics from a sensor_msgs/CameraInfo, rescaled to the image actually received.
+    """Intrinsics from a sensor_msgs/CameraInfo for the image actually received.
 
     ``k`` is the 9-value row-major K (raw image), ``p`` the 12-value P (rectified image; its
-    left 3x3 is used when ``use_rectified``). A CameraInfo size of 0 means "same as the image";
-    a different non-zero size (a binned or resized stream) rescales fx, cx by image_w/info_w
-    and fy, cy by image_h/info_h. Skew, if any, is ignored.
+    left 3x3 is used when ``use_rectified``). Both are calibrated at the full ``info_width`` x
+    ``info_height``; a CameraInfo size of 0 means "same as the image".
+
+    The camera may deliver a sub-window and/or binned image of that calibration (ROS
+    semantics: the ROI is in full-resolution pixels, binning applies after it, binning 0 or 1
+    is none, an all-zero ROI is the full image), so the effective matrix is
+    ``cx' = (cx - roi_x_offset) / binning_x``, ``fx' = fx / binning_x`` (likewise in y), for
+    a delivered size of ``(roi_width or info_width) / binning_x`` by
+    ``(roi_height or info_height) / binning_y``. Only if the received image still differs from
+    that size (a stream resized downstream) are fx, cx rescaled by image_w / expected_w and
+    fy, cy by image_h / expected_h. Skew, if any, is ignored.
     """
     if image_width <= 0 or image_height <= 0:
         raise IntrinsicsError(f"image size must be positive, got {image_width}x{image_height}")
@@ -135,6 +189,8 @@ def intrinsics_from_camera_info(
         raise IntrinsicsError(
             f"CameraInfo size must not be negative, got {info_width}x{info_height}"
         )
+    bx, expected_w = _sensor_window(info_width, roi_x_offset, roi_width, binning_x, "x")
+    by, expected_h = _sensor_window(info_height, roi_y_offset, roi_height, binning_y, "y")
     if use_rectified:
         m = _check_matrix(p, 12, "P").reshape(3, 4)[:, :3]
         name = "P"
@@ -150,13 +206,13 @@ def intrinsics_from_camera_info(
         raise IntrinsicsError(
             f"CameraInfo {name} has non-positive focal length: fx={m[0, 0]}, fy={m[1, 1]}"
         )
-    sx = image_width / info_width if info_width else 1.0
-    sy = image_height / info_height if info_height else 1.0
+    sx = _delivery_scale(image_width, expected_w) / bx
+    sy = _delivery_scale(image_height, expected_h) / by
     out = Intrinsics(
         fx=float(m[0, 0]) * sx,
         fy=float(m[1, 1]) * sy,
-        cx=float(m[0, 2]) * sx,
-        cy=float(m[1, 2]) * sy,
+        cx=(float(m[0, 2]) - roi_x_offset) * sx,
+        cy=(float(m[1, 2]) - roi_y_offset) * sy,
         source="camera_info",
     )
     out.validate()

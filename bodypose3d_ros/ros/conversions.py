@@ -70,7 +70,8 @@ def camera_info_to_intrinsics(
     """The pinhole intrinsics of the image actually received; raises IntrinsicsError if untrusted.
 
     Distortion is ignored: the keypoints are lifted with the pinhole model of K (raw image) or
-    P (rectified image, ``use_rectified``).
+    P (rectified image, ``use_rectified``). The message's binning and ROI say which part of the
+    calibrated image the camera delivers, and at what resolution.
     """
     return intrinsics_from_camera_info(
         msg.k,
@@ -80,6 +81,12 @@ def camera_info_to_intrinsics(
         image_width,
         image_height,
         use_rectified=use_rectified,
+        binning_x=int(msg.binning_x),
+        binning_y=int(msg.binning_y),
+        roi_x_offset=int(msg.roi.x_offset),
+        roi_y_offset=int(msg.roi.y_offset),
+        roi_width=int(msg.roi.width),
+        roi_height=int(msg.roi.height),
     )
 
 
