@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -39,3 +41,13 @@ def spin_until(
             return True
         executor.spin_once(timeout_sec=step_s)
     return condition()
+
+
+def run_with_field_checks(script: str) -> None:
+    """Run ``script`` with rclpy's message field type checks on; it must print "checked"."""
+    env = dict(os.environ, ROS_PYTHON_CHECK_FIELDS="1")
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "checked" in result.stdout

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 import textwrap
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from ros_fixtures import spin_until
+from ros_fixtures import run_with_field_checks, spin_until
 
 pytest.importorskip("rclpy", reason="rclpy missing: run the tests via tools/with-env")
 pytest.importorskip("bodypose3d_ros.msg", reason="messages not built: use tools/with-env")
@@ -319,12 +316,7 @@ def test_outputs_pass_ros_field_checks() -> None:
         print("checked")
         """
     )
-    env = dict(os.environ, ROS_PYTHON_CHECK_FIELDS="1")
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert "checked" in result.stdout
+    run_with_field_checks(script)
 
 
 def test_pose_array_back_to_people_is_lossless_to_float32() -> None:

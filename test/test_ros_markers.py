@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from ros_fixtures import run_with_field_checks
 
 pytest.importorskip("rclpy", reason="rclpy missing: run the tests via tools/with-env")
 
@@ -192,12 +190,7 @@ def test_markers_pass_ros_field_checks() -> None:
         print("checked")
         """
     )
-    env = dict(os.environ, ROS_PYTHON_CHECK_FIELDS="1")
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert "checked" in result.stdout
+    run_with_field_checks(script)
 
 
 def test_unobserved_joints_are_never_drawn_even_with_threshold_zero() -> None:

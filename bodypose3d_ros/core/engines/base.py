@@ -6,7 +6,7 @@ interchangeable and a test can run the whole pipeline on the CPU.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -70,6 +70,16 @@ def batch_size_of(feeds: Feeds) -> int:
     if size < 1:
         raise ValueError(f"inputs need a batch dimension with at least one row: {sizes}")
     return size
+
+
+def select_inputs(
+    feeds: Feeds, input_names: Sequence[str]
+) -> dict[str, npt.NDArray[np.generic]]:
+    """The model's inputs out of ``feeds`` (extras ignored); a clear error if any is missing."""
+    missing = [name for name in input_names if name not in feeds]
+    if missing:
+        raise ValueError(f"missing model inputs: {', '.join(missing)}")
+    return {name: feeds[name] for name in input_names}
 
 
 def run_in_batches(

@@ -9,7 +9,12 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from bodypose3d_ros.core.engines.base import ModelLoadError, Tensor, run_in_batches
+from bodypose3d_ros.core.engines.base import (
+    ModelLoadError,
+    Tensor,
+    run_in_batches,
+    select_inputs,
+)
 from bodypose3d_ros.core.engines.bodypose3dnet_io import (
     MODEL_FILES_HINT,
     TensorSpec,
@@ -107,10 +112,7 @@ class OnnxRuntimeEngine:
         return f"onnxruntime {ort.__version__} ({', '.join(self.providers)})"
 
     def run(self, feeds: Mapping[str, npt.NDArray[np.generic]]) -> dict[str, Tensor]:
-        missing = [name for name in self.input_names if name not in feeds]
-        if missing:
-            raise ValueError(f"missing model inputs: {', '.join(missing)}")
-        used = {name: feeds[name] for name in self.input_names}
+        used = select_inputs(feeds, self.input_names)
         return run_in_batches(self._run_batch, used, self.max_batch_size)
 
     def _run_batch(self, feeds: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.engines.base import ModelLoadError, Tensor, run_in_batches
+from bodypose3d_ros.core.engines.base import (
+    ModelLoadError,
+    Tensor,
+    run_in_batches,
+    select_inputs,
+)
 from bodypose3d_ros.core.engines.bodypose3dnet_io import (
     INPUT_NAMES,
     INPUT_SPECS,
@@ -451,10 +456,7 @@ class TensorRTEngine:
     def run(self, feeds: Mapping[str, npt.NDArray[np.generic]]) -> dict[str, Tensor]:
         if not self._buffers:
             raise RuntimeError("the TensorRT engine was closed")
-        missing = [name for name in self.input_names if name not in feeds]
-        if missing:
-            raise ValueError(f"missing model inputs: {', '.join(missing)}")
-        used = {name: feeds[name] for name in self.input_names}
+        used = select_inputs(feeds, self.input_names)
         return run_in_batches(self._run_batch, used, self.max_batch_size)
 
     def _run_batch(self, feeds: dict[str, Tensor]) -> dict[str, Tensor]:
