@@ -1,0 +1,330 @@
+"""``make bench``: what the node costs beyond the model, and how it holds a camera's rate.
+
+    tools/with-env python -m bench.run [--quick] [--seconds 20] [--video CLIP] [--out bench]
+
+Three parts, each measured side by side with its reference in the same run:
+
+1. overhead: per-frame cost of decoding, lifting + smoothing and message building (no model),
+   next to BlazePose's own time on the same frames, at 640x480 and 1280x720;
+2. e2e: the node as its own process fed a 30 Hz camera stream over DDS, against the bare model;
+3. batching: the BodyPose3DNet path at batch 1 vs 8 (contract TEST FIXTURE network).
+
+Prints a table with PASS/MISS per target and writes ``<out>/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    load_photo,
+    load_video_frames,
+    machine_info,
+    photo_path,
+    resized,
+)
+from bench.targets import checks
+
+PARTS = ("overhead", "e2e", "batching")
+MAX_VIDEO_FRAMES = 300
+LARGE_IMAGES_PROFILE = (
+    Path(__file__).resolve().parent.parent / "config" / "fastdds_large_images.xml"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short smoke run (few repetitions, 4 s stream): numbers are rough",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="e2e stream duration after warm-up (default 20, --quick 4)",
+    )
+    parser.add_argument("--rate", type=float, default=30.0, help="camera rate of the stream [Hz]")
+    parser.add_argument(
+        "--e2e-size", default="640x480", help="resolution the photo is streamed at (WIDTHxHEIGHT)"
+    )
+    parser.add_argument(
+        "--image",
+        type=Path,
+        default=None,
+        help="photo with one person (default: .cache/data/person.jpg)",
+    )
+    parser.add_argument(
+        "--video",
+        type=Path,
+        default=None,
+        help=f"stream this clip's frames (first {MAX_VIDEO_FRAMES}, looped) in the "
+        "e2e part instead of the still photo",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench"), help="folder for results.json (default: bench)"
+    )
+    parser.add_argument(
+        "--fastdds-profile",
+        nargs="?",
+        type=Path,
+        const=LARGE_IMAGES_PROFILE,
+        default=None,
+        metavar="XML",
+        help="run every process with this Fast DDS profile (without a value: "
+        "config/fastdds_large_images.xml, shared memory for big images)",
+    )
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}"
+    )
+    return parser  # fmt: skip
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"--e2e-size must look like 640x480, got {text!r}") from None
+    return width, height
+
+
+def _log(text: str) -> None:
+    print(text, flush=True)
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    # Own DDS domain on the loopback, so other ROS users on this machine neither see nor disturb us.
+    os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 200))
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    if args.fastdds_profile is not None:
+        if not args.fastdds_profile.is_file():
+            raise SystemExit(f"no such Fast DDS profile: {args.fastdds_profile}")
+        # Read when a process creates its first participant: set before any rclpy use here,
+        # and inherited by the node process.
+        os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(args.fastdds_profile.resolve())
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; valid: {', '.join(PARTS)}")
+    quick = bool(args.quick)
+    warmup, reps = (5, 30) if quick else (30, 300)
+    photo_file = photo_path(args.image)
+    photo = load_photo(photo_file)
+    results: dict[str, Any] = {
+        "command": " ".join(["python -m bench.run", *argv]),
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "settings": {"quick": quick, "warmup": warmup, "repetitions": reps,
+                     "photo": photo_file.name, "photo_size": f"{photo.shape[1]}x{photo.shape[0]}",
+                     "fastdds_profile": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE",
+                                                       "(none: Fast DDS defaults)")},
+    }  # fmt: skip
+    start = time.monotonic()
+    if "overhead" in parts:
+        from bench.overhead import measure_overhead
+
+        _log("part 1: pipeline overhead (model excluded) beside BlazePose")
+        results["overhead"] = measure_overhead(photo, warmup, reps, _log)
+    if "e2e" in parts:
+        from bench.e2e import E2ESettings, measure_e2e
+
+        size = _size(args.e2e_size)
+        seconds = args.seconds if args.seconds is not None else (4.0 if quick else 20.0)
+        if not (seconds > 0 and args.rate > 0):
+            raise SystemExit(f"--seconds and --rate must be > 0, got {seconds} and {args.rate}")
+        settings = E2ESettings(
+            seconds=seconds, rate_hz=args.rate, warmup_s=2.0 if quick else 3.0,
+            standalone_frames=40 if quick else 300,
+        )  # fmt: skip
+        if args.video is not None:
+            frames = load_video_frames(args.video, size, MAX_VIDEO_FRAMES)
+            source = f"{args.video.name} ({len(frames)} frames, looped)"
+        else:
+            frames = [resized(photo, size)]
+            source = f"{photo_file.name} (still)"
+        _log(f"part 2: end to end over DDS, {source}")
+        results["e2e"] = {"source": source, **measure_e2e(frames, settings, _log)}
+    if "batching" in parts:
+        from bench.batching import measure_batching
+
+        _log("part 3: BodyPose3DNet path, batch 1 vs 8 (TEST FIXTURE network)")
+        results["batching"] = measure_batching(photo, warmup, reps, _log)
+    results["duration_s"] = round(time.monotonic() - start, 1)
+    results.update(_headline(results))
+    results["targets"] = [check.as_json() for check in checks(results)]
+    results["definitions"] = {k: v for k, v in DEFINITIONS.items() if k in results}
+    return results
+
+
+DEFINITIONS = {
+    "overhead_ms_640x480": "median per-frame cost of the node's own work on the BlazePose path, "
+    "model excluded: received Image -> array, tracking + smoothing + lifting (model replayed), "
+    "Pose3DArray + MarkerArray building; 1 person, measured right after the model ran",
+    "overhead_ms_1280x720": "as overhead_ms_640x480, at 1280x720",
+    "model_ms": "median BlazePoseModel.estimate time at 1280x720, same loop as the overhead",
+    "e2e_rate_ratio": "node output rate / min(achieved input rate, model's standalone rate): "
+    "1.0 = every frame the node could have processed came out",
+    "latency_p50_ms": "image stamp (set just before publishing) -> Pose3DArray received, median",
+    "latency_p99_ms": "as latency_p50_ms, 99th percentile",
+    "frames_dropped": "frames replaced in the node's newest-frame slot before processing "
+    "(from /diagnostics, during the measured stream)",
+    "rss_growth_mb": "node resident memory at the end of the stream minus after warm-up [MiB]",
+    "per_person_ms_batch1": "BodyPose3DNet adapter call with 1 person (crop + ONNX Runtime + "
+    "decode) on the contract TEST FIXTURE network",
+    "per_person_ms_batch8": "as per_person_ms_batch1 for a batch of 8 people, divided by 8",
+}
+
+
+def _headline(results: dict[str, Any]) -> dict[str, Any]:
+    """The flat keys a reader (or CI) looks for first."""
+    out: dict[str, Any] = {}
+    if "overhead" in results:
+        o = results["overhead"]
+        for key, value in o.items():
+            out[f"overhead_ms_{key}"] = value["overhead_ms"]
+        out["model_ms"] = o["1280x720"]["model_ms"]
+        out["model_ms_640x480"] = o["640x480"]["model_ms"]
+        out["overhead_to_model_1280x720"] = o["1280x720"]["overhead_to_model"]
+    if "e2e" in results:
+        e = results["e2e"]
+        out.update(
+            e2e_rate_ratio=e["rate_ratio"], latency_p50_ms=e["latency_p50_ms"],
+            latency_p99_ms=e["latency_p99_ms"], frames_dropped=e["frames_dropped"],
+            rss_growth_mb=e["rss_growth_mb"],
+        )  # fmt: skip
+    if "batching" in results:
+        b = results["batching"]
+        out["per_person_ms_batch1"] = b["batch1"]["per_person_ms"]
+        out["per_person_ms_batch8"] = b["batch8"]["per_person_ms"]
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The human summary: machine, every part's numbers, then the targets."""
+    m = results["machine"]
+    lines = [
+        "",
+        f"bodypose3d_ros benchmark — {results['command']}",
+        f"machine: {m['cpu_model']}, {m['logical_cores']} logical cores, Python {m['python']}, "
+        f"onnxruntime {m['onnxruntime']}, mediapipe {m['mediapipe']}, "
+        f"load {m['load_average_at_start']}",
+        f"Fast DDS profile: {results['settings']['fastdds_profile']}",
+    ]
+    if "overhead" in results:
+        o = results["overhead"]
+        lines += [
+            "",
+            "1. per-frame cost, medians [ms] (BlazePose path; model = BlazePose estimate)",
+        ]
+        keys = list(o)
+        lines.append(f"   {'stage':34s}" + "".join(f"{k:>12s}" for k in keys))
+        rows: list[tuple[str, Any]] = [
+            ("image msg -> array (decode)", lambda r: r["stages_ms"]["decode"]),
+            ("lift + smooth (replayed model)", lambda r: r["stages_ms"]["lift_smooth"]),
+            ("Pose3DArray build", lambda r: r["stages_ms"]["pose_array"]),
+            ("MarkerArray build", lambda r: r["stages_ms"]["markers"]),
+            ("= overhead, 1 person", lambda r: r["overhead_ms"]),
+            ("model: BlazePose estimate", lambda r: r["model_ms"]),
+            ("overhead / model [%]", lambda r: 100 * r["overhead_to_model"]),
+            ("  (adapter inside model: rgb+map)", lambda r: r["blazepose_adapter_ms"]),
+            ("publish both (rclpy, not in overhead)", lambda r: r["stages_ms"]["publish"]),
+            ("overhead, 8 people replayed", lambda r: r["overhead_ms_8_people"]),
+            ("BodyPose3DNet crop, 1 person", lambda r: r["stages_ms"]["crop"]),
+            ("BodyPose3DNet crop, 8 people", lambda r: r["stages_ms_8_people"]["crop"]),
+        ]
+        for label, get in rows:
+            lines.append(f"   {label:34s}" + "".join(f"{_fmt(get(o[k])):>12s}" for k in keys))
+    if "e2e" in results:
+        e = results["e2e"]
+        lines += ["", f"2. end to end over DDS: {e['source']} at {e['resolution']}, "
+                      f"{e['publish_rate_hz']:g} Hz for {e['seconds']:g} s"]  # fmt: skip
+        for label, key in (
+            ("input rate achieved [Hz]", "input_rate_hz"),
+            ("node output rate [Hz]", "output_rate_hz"),
+            ("model alone [Hz] (before / after)", None),
+            ("model alone, per frame [ms]", "model_ms"),
+            ("output / min(input, model)", "rate_ratio"),
+            ("output / model alone", "output_to_model_rate"),
+            ("latency p50 / p99 / max [ms]", None),
+            ("node processing p50 [ms] (its diag.)", "node_processing_ms_p50"),
+            ("latency first / last third [ms]", None),
+            ("frames sent / at node / processed", None),
+            ("frames dropped (newest wins)", "frames_dropped"),
+            ("frames lost in transport", "frames_lost_in_transport"),
+            ("outputs with a person", None),
+            ("node RSS start / end / growth [MiB]", None),
+        ):
+            if key is not None:
+                value = _fmt(e[key])
+            elif label.startswith("model alone [Hz]"):
+                value = (f"{e['model_rate_hz']:.1f} ({e['model_rate_hz_before']:.1f} / "
+                         f"{e['model_rate_hz_after']:.1f})")  # fmt: skip
+            elif label.startswith("latency p50"):
+                value = (f"{e['latency_p50_ms']:.1f} / {e['latency_p99_ms']:.1f} / "
+                         f"{e['latency_max_ms']:.1f}")  # fmt: skip
+            elif label.startswith("latency first"):
+                value = f"{e['latency_first_third_ms']:.1f} / {e['latency_last_third_ms']:.1f}"
+            elif label.startswith("frames sent"):
+                value = (f"{e['frames_sent']} / {e['frames_received_by_node']} / "
+                         f"{e['frames_processed']}")  # fmt: skip
+            elif label.startswith("outputs"):
+                value = f"{e['outputs_with_a_person']} of {e['outputs_received']}"
+            else:
+                value = (f"{e['rss_start_mb']:.1f} / {e['rss_end_mb']:.1f} / "
+                         f"{e['rss_growth_mb']:+.1f}")  # fmt: skip
+            lines.append(f"   {label:38s}{value}")
+    if "batching" in results:
+        b = results["batching"]
+        lines += ["", f"3. batching: {b['network']}", f"   {b['engine']}, {b['resolution']}"]
+        lines.append(f"   {'':18s}{'call':>10s}{'per person':>12s}{'crop':>10s}{'engine':>10s}")
+        for n in (1, 8):
+            r = b[f"batch{n}"]
+            lines.append(f"   batch {n:<12d}{r['call_ms']:10.3f}{r['per_person_ms']:12.3f}"
+                         f"{r['crop_ms']:10.3f}{r['engine_ms']:10.3f}")  # fmt: skip
+    if results["targets"]:
+        lines += ["", "targets"]
+        for target in checks(results):
+            lines.append("   " + target.line())
+    return "\n".join(lines)
+
+
+def _finite_check(results: dict[str, Any]) -> None:
+    bad = [k for k, v in results.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise SystemExit(f"non-finite results: {', '.join(bad)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    results = run(args, argv)
+    print(format_table(results))
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "results.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {path}")
+    _finite_check(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

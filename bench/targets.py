@@ -1,0 +1,63 @@
+"""The performance targets on the reference machine, checked against a result, PASS or MISS."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# A latency that grows by more than this (and by more than the fraction below) is a queue forming.
+LATENCY_GROWTH_TOLERANCE_MS = 2.0
+LATENCY_GROWTH_TOLERANCE_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target: ``value`` must stay on the right side of ``limit``."""
+
+    name: str
+    value: float
+    limit: float
+    at_most: bool  # True: value <= limit passes; False: value >= limit passes
+    unit: str
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit if self.at_most else self.value >= self.limit
+
+    def line(self) -> str:
+        relation = "<=" if self.at_most else ">="
+        verdict = "PASS" if self.passed else "MISS"
+        limit = f"{relation} {self.limit:.3g}{self.unit}"
+        return f"{verdict}  {self.name}: {self.value:.3g}{self.unit} ({limit})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def checks(results: dict[str, Any]) -> list[Check]:
+    """Every target that the parts which ran can answer."""
+    out: list[Check] = []
+    if "overhead" in results:
+        hd = results["overhead"]["1280x720"]
+        out.append(Check("overhead at 1280x720, 1 person", hd["overhead_ms"], 3.0, True, " ms"))
+        out.append(
+            Check("overhead / model at 1280x720", 100 * hd["overhead_to_model"], 5.0, True, " %")
+        )
+    if "e2e" in results:
+        e = results["e2e"]
+        out.append(
+            Check("e2e output rate / min(input rate, model rate)", e["rate_ratio"], 0.9, False, "")
+        )
+        out.append(
+            Check(
+                "e2e latency p99 / model time", e["latency_p99_ms"] / e["model_ms"], 2.5, True, "x"
+            )
+        )
+        first = e["latency_first_third_ms"]
+        allowed = max(LATENCY_GROWTH_TOLERANCE_MS, LATENCY_GROWTH_TOLERANCE_FRACTION * first)
+        out.append(
+            Check("latency growth, last vs first third (medians)", e["latency_growth_ms"],
+                  allowed, True, " ms")
+        )  # fmt: skip
+        out.append(Check("node RSS growth", e["rss_growth_mb"], 20.0, True, " MiB"))
+    return out

@@ -1,0 +1,78 @@
+"""Smoke test of the benchmark: ``python -m bench.run --quick`` runs every part end to end.
+
+It checks that the results file has every key a reader relies on, that the numbers are finite and
+positive and that the counters are consistent with each other. It never asserts a timing: those
+depend on the machine (the targets are the benchmark's business, reported as PASS/MISS).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+POSITIVE_KEYS = (
+    "overhead_ms_640x480",
+    "overhead_ms_1280x720",
+    "model_ms",
+    "e2e_rate_ratio",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "per_person_ms_batch1",
+    "per_person_ms_batch8",
+)
+MACHINE_KEYS = ("cpu_model", "logical_cores", "python", "onnxruntime")
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_complete_consistent_results(
+    tmp_path: Path, person_image_path: Path
+) -> None:
+    for module in ("rclpy", "mediapipe", "psutil"):
+        pytest.importorskip(module, reason=f"{module} missing: run the tests via tools/with-env")
+    env = dict(os.environ, BODYPOSE3D_TEST_IMAGE=str(person_image_path))
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+
+    bad = {key: results.get(key) for key in POSITIVE_KEYS if not _positive(results.get(key))}
+    assert not bad, f"missing or not finite and positive: {bad}"
+    assert isinstance(results["frames_dropped"], int)
+    assert results["frames_dropped"] >= 0
+    assert math.isfinite(results["rss_growth_mb"])
+    assert all(results["machine"].get(key) for key in MACHINE_KEYS), results["machine"]
+    assert results["command"] == f"python -m bench.run --quick --out {tmp_path}"
+
+    # Counters agree with each other: nothing is processed that did not arrive, and every output
+    # answers a frame that was sent.
+    e2e = results["e2e"]
+    assert 0 < e2e["outputs_received"] <= e2e["frames_sent"]
+    assert e2e["frames_processed"] + e2e["frames_dropped"] <= e2e["frames_received_by_node"]
+    assert e2e["frames_received_by_node"] <= e2e["frames_sent"]
+    assert e2e["outputs_with_a_person"] > 0, "the node never found the person in the photo"
+
+    # The batching part says that its network is a test fixture, not a pose model.
+    assert "TEST FIXTURE" in results["batching"]["network"]
+    # Every target is reported, in the file and in the printed table.
+    assert len(results["targets"]) == 6
+    assert all(isinstance(target["passed"], bool) for target in results["targets"])
+    lines = run.stdout.splitlines()
+    verdicts = [line for line in lines if line.strip().startswith(("PASS", "MISS"))]
+    assert len(verdicts) == len(results["targets"])
