@@ -279,11 +279,11 @@ class BodyPose3DNode(LifecycleNode):
             stamp = frame.received
         result = pipeline.process(image, intrinsics, stamp)
         self._pub_poses.publish(people_to_pose_array(msg.header, result.people, width, height))
-        if self._pub_markers is not None and self._markers is not None:
-            self._pub_markers.publish(
-                self._markers.build(msg.header, result.people, result.lost_ids)
-            )
-        if self._pub_debug is not None:
+        # Markers and the debug image are for people watching: not built while nobody subscribes.
+        markers = self._pub_markers
+        if markers is not None and self._markers is not None and markers.get_subscription_count():
+            markers.publish(self._markers.build(msg.header, result.people, result.lost_ids))
+        if self._pub_debug is not None and self._pub_debug.get_subscription_count():
             from bodypose3d_ros.core.drawing import draw_overlay
 
             overlay = draw_overlay(image, result.people, min_confidence=p.marker_min_confidence)

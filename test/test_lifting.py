@@ -381,3 +381,18 @@ def test_joints_that_would_be_behind_the_camera_are_dropped() -> None:
     assert np.all(result.xyz[nose] == 0.0)
     others = np.arange(NUM_KEYPOINTS) != nose
     assert np.max(np.linalg.norm(result.xyz[others] - truth[others], axis=1)) * 1000.0 < 1.0
+
+
+def test_closed_form_rays_match_the_general_solve() -> None:
+    from bodypose3d_ros.core.lifting import camera_rays
+
+    rng = np.random.default_rng(5)
+    uv = rng.uniform(-50, 1500, (34, 2))
+    k = np.array([[910.0, 1.5, 641.0], [0.0, 905.0, 359.0], [0.0, 0.0, 1.0]])
+    general = np.linalg.solve(k, np.column_stack([uv, np.ones(34)]).T).T
+    np.testing.assert_allclose(camera_rays(uv, k), general / general[:, 2:3], rtol=1e-12)
+    # A non-pinhole matrix takes the general path and agrees too.
+    odd = k.copy()
+    odd[2] = [0.001, 0.0, 1.0]
+    general = np.linalg.solve(odd, np.column_stack([uv, np.ones(34)]).T).T
+    np.testing.assert_allclose(camera_rays(uv, odd), general / general[:, 2:3], rtol=1e-9)

@@ -161,10 +161,11 @@ class PersonTracker:
         p = self.params
         candidates: list[tuple[float, _Candidate]] = []
         for i, pose in enumerate(poses):
-            box, count = confident_keypoint_box(pose, p.min_keypoint_confidence)
-            if count >= p.min_confident_keypoints:
+            mask = _confident_mask(pose, p.min_keypoint_confidence)
+            if int(np.count_nonzero(mask)) >= p.min_confident_keypoints:
                 uv = np.asarray(pose.uv, dtype=np.float64).reshape(-1, 2)
-                mask = _confident_mask(pose, p.min_keypoint_confidence)
+                lo, hi = uv[mask].min(axis=0), uv[mask].max(axis=0)
+                box = Box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
                 candidates.append((float(pose.score), _Candidate(i, uv, mask, box)))
         candidates.sort(key=lambda c: (-c[0], c[1].index))
         kept: list[_Candidate] = []
@@ -187,7 +188,10 @@ class PersonTracker:
         matched_tracks: set[str] = set()
         if order and track_ids:
             iou = iou_matrix([self._tracks[t] for t in track_ids], [accepted[i] for i in order])
-            rows, cols = linear_sum_assignment(iou, maximize=True)
+            if iou.shape == (1, 1):  # one person followed: nothing to assign (the common case)
+                rows, cols = np.zeros(1, np.intp), np.zeros(1, np.intp)
+            else:
+                rows, cols = linear_sum_assignment(iou, maximize=True)
             for r, c in zip(rows, cols, strict=True):
                 if iou[r, c] >= self.params.match_iou:
                     ids[order[c]] = track_ids[r]

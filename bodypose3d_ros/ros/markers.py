@@ -121,17 +121,20 @@ class MarkerBuilder:
             return self._deletes(header, ns)
         joints = self._marker(header, ns, JOINTS_ID, Marker.SPHERE_LIST)
         joints.scale.x = joints.scale.y = joints.scale.z = self.joint_scale
-        joints.points = [Point(x=x, y=y, z=z) for x, y, z in xyz[joint_idx].tolist()]
+        joint_list = joint_idx.tolist()
+        points = [Point(x=x, y=y, z=z) for x, y, z in xyz[joint_idx].tolist()]
+        joints.points = points
         joint_colors = self._joint_colors
-        joints.colors = [joint_colors[i] for i in joint_idx.tolist()]
+        joints.colors = [joint_colors[i] for i in joint_list]
 
         bone_idx = np.flatnonzero(visible[_BONES[:, 0]] & visible[_BONES[:, 1]])
         if bone_idx.size == 0:
             return [joints, self._delete(header, ns, BONES_ID)]
         bones = self._marker(header, ns, BONES_ID, Marker.LINE_LIST)
         bones.scale.x = self.bone_width
-        ends = xyz[_BONES[bone_idx].reshape(-1)].tolist()  # parent, child, parent, child, ...
-        bones.points = [Point(x=x, y=y, z=z) for x, y, z in ends]
+        # Bone ends share the joints' Point objects (read-only once built): half the allocations.
+        point_of = dict(zip(joint_list, points, strict=True))
+        bones.points = [point_of[j] for j in _BONES[bone_idx].reshape(-1).tolist()]
         end_colors = self._bone_end_colors
         bones.colors = [color for b in bone_idx.tolist() for color in end_colors[b]]
         return [joints, bones]
