@@ -1,4 +1,4 @@
-"""The environment command is idempotent: a second run finds everything in place and rebuilds nothing."""
+"""The environment command is idempotent: a second run finds everything in place."""
 
 from __future__ import annotations
 

@@ -72,9 +72,7 @@ def batch_size_of(feeds: Feeds) -> int:
     return size
 
 
-def select_inputs(
-    feeds: Feeds, input_names: Sequence[str]
-) -> dict[str, npt.NDArray[np.generic]]:
+def select_inputs(feeds: Feeds, input_names: Sequence[str]) -> dict[str, npt.NDArray[np.generic]]:
     """The model's inputs out of ``feeds`` (extras ignored); a clear error if any is missing."""
     missing = [name for name in input_names if name not in feeds]
     if missing:
