@@ -69,8 +69,12 @@ class BodyPose3DNode(LifecycleNode):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         for name, value in defaults().items():
+            # Dynamic typing: `-p default_focal_ratio:=1` (an integer) must not crash the start;
+            # values are type-checked, and coerced where harmless, on configure.
             self.declare_parameter(
-                name, value, ParameterDescriptor(description=DESCRIPTIONS.get(name, ""))
+                name,
+                value,
+                ParameterDescriptor(description=DESCRIPTIONS.get(name, ""), dynamic_typing=True),
             )
         self.params = NodeParameters()
         self._pipeline: PosePipeline | None = None
@@ -107,7 +111,7 @@ class BodyPose3DNode(LifecycleNode):
             self._fail(str(error))
             return TransitionCallbackReturn.FAILURE
         p = self.params
-        self._diag_timer.cancel()
+        self.destroy_timer(self._diag_timer)
         self._diag_timer = self.create_timer(p.diagnostics_period_s, self._publish_diagnostics)
         self._model_status = "loading"
         try:

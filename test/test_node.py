@@ -343,3 +343,11 @@ def test_lifecycle_deactivate_stops_output_and_cleanup_reconfigure_works(
         out = h.wait_for_poses(n + 1)[-1]
         assert out.header.stamp.sec == 12
         assert len(out.poses) == 1
+
+
+def test_a_wrongly_typed_parameter_fails_configure_instead_of_crashing() -> None:
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    with NodeHarness(backend="blazepose", max_batch_size="eight", default_focal_ratio=1) as h:
+        assert h.node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert "max_batch_size='eight' must be of type int" in h.node.snapshot().model_status

@@ -233,3 +233,18 @@ def test_readme_documents_every_parameter_with_its_default() -> None:
     from bodypose3d_ros.ros.parameters import markdown_table
 
     assert markdown_table() in (REPO / "README.md").read_text()
+
+
+def test_integers_are_accepted_for_floats_and_wrong_types_are_named() -> None:
+    values = defaults()
+    values.update(default_focal_ratio=1, marker_min_confidence=0)
+    parsed = parse_parameters(values)
+    assert parsed.default_focal_ratio == 1.0
+    assert isinstance(parsed.default_focal_ratio, float)
+    values.update(max_batch_size="eight", smoothing="yes", backend=3)
+    with pytest.raises(ParameterError) as caught:
+        parse_parameters(values)
+    message = str(caught.value)
+    assert "max_batch_size='eight' must be of type int" in message
+    assert "smoothing='yes' must be of type bool" in message
+    assert "backend=3 must be of type str" in message

@@ -145,9 +145,28 @@ def defaults() -> dict[str, Any]:
     return {f.name: getattr(base, f.name) for f in fields(NodeParameters)}
 
 
+def _typed(name: str, value: Any, default: Any, problems: list[str]) -> Any:
+    """``value`` as the type of ``default``: ints are accepted for floats, nothing else converts."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        problems.append(f"{name}={value!r} must be of type {type(default).__name__}")
+        return default
+    return value
+
+
 def parse_parameters(values: dict[str, Any]) -> NodeParameters:
     """Check raw values and build NodeParameters; raise ParameterError naming what is wrong."""
     problems: list[str] = []
+    values = {name: _typed(name, values[name], default, problems)
+              for name, default in defaults().items()}  # fmt: skip
     for name, choices in _CHOICES.items():
         if values[name] not in choices:
             problems.append(f"{name}={values[name]!r} is not one of {', '.join(choices)}")
