@@ -90,6 +90,16 @@ class OneEuroFilter:
 
         rate = 1.0 / dt
         known = np.isfinite(sample)
+        if known.all() and np.isfinite(self._value).all():
+            # Every element observed now and before (the usual frame): no masking needed.
+            speed_hat = self._speed + smoothing_factor(rate, self.params.d_cutoff) * (
+                (sample - self._value) * rate - self._speed
+            )
+            cutoff = self.params.min_cutoff + self.params.beta * np.abs(speed_hat)
+            self._value = self._value + smoothing_factor(rate, cutoff) * (sample - self._value)
+            self._speed = speed_hat
+            self._stamp = stamp
+            return self._value.copy()
         unseen = known & ~np.isfinite(self._value)  # elements never seen before start afresh
         self._value[unseen] = sample[unseen]
         self._speed[unseen] = 0.0
