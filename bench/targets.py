@@ -60,4 +60,10 @@ def checks(results: dict[str, Any]) -> list[Check]:
                   allowed, True, " ms")
         )  # fmt: skip
         out.append(Check("node RSS growth", e["rss_growth_mb"], 20.0, True, " MiB"))
+    if "e2e_saturated" in results:
+        s = results["e2e_saturated"]
+        out.append(
+            Check("e2e output rate / model standalone rate (camera faster than the model)",
+                  s["output_to_model_rate"], 0.9, False, "")
+        )  # fmt: skip
     return out

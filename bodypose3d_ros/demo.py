@@ -204,14 +204,14 @@ def _split(stamp: float) -> tuple[int, int]:
 
 def _report(args: argparse.Namespace, sent: Sequence[tuple[str, np.ndarray, float]],
             rec: Recording, to_people: Any) -> int:  # fmt: skip
-    by_stamp = {_split(stamp): (name, frame) for name, frame, stamp in sent}
+    by_stamp = {_split(stamp): (i, name, frame) for i, (name, frame, stamp) in enumerate(sent)}
     latencies: list[float] = []
     people_counts: list[int] = []
     confident = 0
     last: tuple[np.ndarray, list[Any], Intrinsics] | None = None
     log_path = args.out / "demo_log.jsonl"
     with log_path.open("w") as log:
-        for index, (arrival, msg) in enumerate(rec.poses):
+        for arrival, msg in rec.poses:
             key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
             sent_frame = by_stamp.get(key)
             latencies.append(arrival - (key[0] + key[1] * 1e-9))
@@ -220,11 +220,11 @@ def _report(args: argparse.Namespace, sent: Sequence[tuple[str, np.ndarray, floa
             confident += sum(int((p.confidence > 0.5).sum()) for p in people)
             if sent_frame is None:
                 continue
-            name, frame = sent_frame
+            frame_index, name, frame = sent_frame
             h, w = frame.shape[:2]
             f = args.focal_ratio * w
             intrinsics = Intrinsics(f, f, w / 2, h / 2, "camera_info")
-            record = frame_to_json(name, w, h, "blazepose", intrinsics, people, frame=index,
+            record = frame_to_json(name, w, h, "blazepose", intrinsics, people, frame=frame_index,
                                    stamp=key[0] + key[1] * 1e-9)  # fmt: skip
             log.write(json.dumps(record) + "\n")
             if people:
@@ -242,7 +242,7 @@ def _report(args: argparse.Namespace, sent: Sequence[tuple[str, np.ndarray, floa
         "max_people_in_a_frame": max(people_counts, default=0),
         "confident_keypoints_per_output": round(confident / outputs, 1) if outputs else 0.0,
         "output_rate_hz": _rate([arrival for arrival, _ in rec.poses]),
-        "input_rate_hz": round(args.rate, 2),
+        "input_rate_hz": _rate([stamp for _, _, stamp in sent]),
         "latency_ms_p50": round(float(np.percentile(latencies, 50)) * 1e3, 1)
         if latencies
         else None,

@@ -22,6 +22,7 @@ POSITIVE_KEYS = (
     "overhead_ms_1280x720",
     "model_ms",
     "e2e_rate_ratio",
+    "e2e_camera_rate_ratio",
     "latency_p50_ms",
     "latency_p99_ms",
     "per_person_ms_batch1",
@@ -71,7 +72,13 @@ def test_quick_bench_writes_complete_consistent_results(
     # The batching part says that its network is a test fixture, not a pose model.
     assert "TEST FIXTURE" in results["batching"]["network"]
     # Every target is reported, in the file and in the printed table.
-    assert len(results["targets"]) == 6
+    saturated = results["e2e_saturated"]
+    assert saturated["publish_rate_hz"] > e2e["publish_rate_hz"]
+    assert (
+        saturated["frames_processed"] + saturated["frames_dropped"]
+        <= (saturated["frames_received_by_node"])
+    )
+    assert len(results["targets"]) == 7
     assert all(isinstance(target["passed"], bool) for target in results["targets"])
     lines = run.stdout.splitlines()
     verdicts = [line for line in lines if line.strip().startswith(("PASS", "MISS"))]

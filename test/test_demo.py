@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from bodypose3d_ros.core.result_json import validate_frame_json
 
@@ -30,9 +31,15 @@ def test_demo_runs_the_node_and_reports_what_came_back(
     assert summary["max_people_in_a_frame"] == 1
     assert summary["confident_keypoints_per_output"] >= 12
     assert 0 < summary["latency_ms_p50"] <= summary["latency_ms_p95"]
+    # Rates are measured from the run (stamps sent, arrivals), not echoed from the arguments.
+    assert summary["input_rate_hz"] == pytest.approx(5.0, rel=0.2)
+    assert summary["output_rate_hz"] == pytest.approx(summary["input_rate_hz"], rel=0.3)
     assert "bodypose3d demo summary" in run.stdout
     records = [json.loads(line) for line in (out / "demo_log.jsonl").read_text().splitlines()]
     assert len(records) == 6
+    assert [r["frame"] for r in records] == list(range(6))  # the index of the frame sent
+    stamps = [r["stamp"] for r in records]
+    assert summary["input_rate_hz"] == pytest.approx(5 / (stamps[-1] - stamps[0]), abs=0.01)
     for record in records:
         validate_frame_json(record)
         assert record["image"] == person_image_path.name

@@ -193,20 +193,33 @@ def test_holds_a_30hz_camera_without_backlog(ros_context: Any, photo: np.ndarray
             node.image_pub.publish(make_image_msg(photo, time.time()))
             sent += 1
             time.sleep(max(0.0, t0 + sent * period - time.time()))
-        time.sleep(1.5)  # the last frame finishes and the diagnostics catch up
+
+        def settled() -> bool:  # the last frame is done and the diagnostics have caught up
+            done = node.counter("frames processed") + node.counter("frames dropped")
+            return done == node.counter("frames received") and len(node.poses) == node.counter(
+                "frames processed"
+            )
+
+        wait_for(settled, 10.0)
         with node.lock:
             received = list(node.poses)
-        node_received = node.counter("frames received")
-        processed = node.counter("frames processed")
-        dropped = node.counter("frames dropped")
+            diagnostics = dict(node.diagnostics)
+        node_received = int(diagnostics["frames received"])
+        processed = int(diagnostics["frames processed"])
+        dropped = int(diagnostics["frames dropped"])
+        processing_ms = float(diagnostics["processing time p50 [ms]"])
     finally:
         log = node.close()
     assert sent >= 250, f"the publisher itself only managed {sent} frames in 10 s"
-    assert len(received) >= 20, f"outputs must keep coming at the model's pace: {len(received)}"
     assert node_received >= 0.8 * sent, (node_received, sent, log[-1500:])
-    assert processed >= len(received) - 2
-    # Every frame that reached the node was processed or dropped, and the drops were counted.
-    assert processed + dropped >= node_received - 1, (processed, dropped, node_received)
+    # Every frame that reached the node was processed or dropped (and counted), none queued up;
+    # every processed frame came out.
+    assert processed + dropped == node_received, (processed, dropped, node_received)
+    assert len(received) == processed
+    # Outputs kept coming at the model's pace: the camera's rate, or what the node's own
+    # processing time allows when that is slower.
+    pace_hz = min(30.0, 1000.0 / processing_ms)
+    assert len(received) >= 0.7 * pace_hz * duration, (len(received), pace_hz)
     print(f"30 Hz run: sent {sent}, node received {node_received}, processed {processed}, "
           f"dropped {dropped}, outputs {len(received)}")  # fmt: skip
     latencies = [
@@ -216,7 +229,6 @@ def test_holds_a_30hz_camera_without_backlog(ros_context: Any, photo: np.ndarray
     early, late = np.median(latencies[:third]), np.median(latencies[-third:])
     # No backlog: latency at the end of the run is not growing beyond the start's.
     assert late <= early * 1.5 + 0.05, (early, late)
-    assert late < 0.5
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,8 @@ class OneEuroFilter:
             self._value = self._value + smoothing_factor(rate, cutoff) * (sample - self._value)
             self._speed = speed_hat
             self._stamp = stamp
-            return self._value.copy()
+            smoothed: FloatArray = self._value.copy()
+            return smoothed
         unseen = known & ~np.isfinite(self._value)  # elements never seen before start afresh
         self._value[unseen] = sample[unseen]
         self._speed[unseen] = 0.0
