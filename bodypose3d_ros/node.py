@@ -24,6 +24,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -57,9 +58,15 @@ LOG_THROTTLE_S = 5.0
 
 @dataclass
 class _Frame:
-    """An image message waiting for the worker, with when it arrived."""
+    """A serialized image message waiting for the worker, with its type and when it arrived.
 
-    msg: Image | CompressedImage
+    Images are taken from DDS still serialized and only the frame the worker picks is turned into
+    a message: a frame that is dropped (a newer one came first) costs one copy, not a full
+    deserialisation.
+    """
+
+    serialized: bytes
+    msg_type: type[Image] | type[CompressedImage]
     received: float
 
 
@@ -165,10 +172,14 @@ class BodyPose3DNode(LifecycleNode):
         )
         if p.image_compressed:
             self._inputs.append(
-                self.create_subscription(CompressedImage, "image/compressed", self._on_image, qos)
+                self.create_subscription(
+                    CompressedImage, "image/compressed", self._on_compressed, qos, raw=True
+                )
             )
         else:
-            self._inputs.append(self.create_subscription(Image, "image", self._on_image, qos))
+            self._inputs.append(
+                self.create_subscription(Image, "image", self._on_image, qos, raw=True)
+            )
         self._inputs.append(
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
         )
@@ -240,12 +251,17 @@ class BodyPose3DNode(LifecycleNode):
             self._model_status = "not loaded"
 
     # ----------------------------------------------------------------------- inputs
-    def _on_image(self, msg: Image | CompressedImage) -> None:
-        now = time.monotonic()
+    def _on_image(self, serialized: bytes) -> None:
+        self._park(_Frame(serialized, Image, time.monotonic()))
+
+    def _on_compressed(self, serialized: bytes) -> None:
+        self._park(_Frame(serialized, CompressedImage, time.monotonic()))
+
+    def _park(self, frame: _Frame) -> None:
         with self._stats_lock:
             self._received += 1
-            self._input_rate.tick(now)
-        self._slot.put(_Frame(msg, now))
+            self._input_rate.tick(frame.received)
+        self._slot.put(frame)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = (
@@ -269,7 +285,7 @@ class BodyPose3DNode(LifecycleNode):
         pipeline = self._pipeline
         if pipeline is None:
             return
-        msg = frame.msg
+        msg = deserialize_message(frame.serialized, frame.msg_type)
         p = self.params
         start = time.perf_counter()
         if isinstance(msg, CompressedImage):
