@@ -16,11 +16,6 @@ output rate by the lesser of the achieved input rate and the model's standalone 
 from __future__ import annotations
 
 import array
-import collections
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +27,7 @@ import numpy as np
 from bench.common import Frame, median_ms, percentile_ms
 from bodypose3d_ros.core.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.blazepose import BlazePoseModel
+from bodypose3d_ros.node_process import NodeProcess
 
 NODE_NAME = "bodypose3d_bench"
 TOPICS = {"image": "/bench/image", "camera_info": "/bench/camera_info",
@@ -98,22 +94,17 @@ class _NodeUnderTest:
         from sensor_msgs.msg import CameraInfo, Image
 
         self.log = log
-        command = [
-            sys.executable, "-m", "bodypose3d_ros.node", "--ros-args",
-            # Reliable input: a 640x480 bgr8 frame is ~900 kB, ~15 UDP fragments per sample; over
-            # best-effort loopback most samples lose a fragment and are discarded whole, so the
-            # node would be measured on whatever survives rather than on the camera's rate.
-            "-p", "input_reliability:=reliable",
-            "-p", f"diagnostics_period_s:={DIAGNOSTICS_PERIOD_S}",
-            "-r", f"__node:={NODE_NAME}",
-            *[arg for name, topic in TOPICS.items() for arg in ("-r", f"{name}:={topic}")],
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        self.stderr: collections.deque[str] = collections.deque(maxlen=200)
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self.node = NodeProcess(
+            parameters={
+                # Reliable input: a 640x480 bgr8 frame is ~900 kB, ~15 UDP fragments per sample;
+                # over best-effort loopback most samples lose a fragment and are discarded whole,
+                # so the node would be measured on whatever survives, not on the camera's rate.
+                "input_reliability": "reliable",
+                "diagnostics_period_s": DIAGNOSTICS_PERIOD_S,
+            },
+            remaps={"__node": NODE_NAME, **TOPICS},
+            keep_log_lines=200,
+        )
 
         self.context = Context()
         rclpy.init(context=self.context)
@@ -135,11 +126,6 @@ class _NodeUnderTest:
         self._spinner.start()
 
     # ------------------------------------------------------------------ plumbing
-    def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.stderr.append(line)
-
     def _spin(self) -> None:
         while self._spinning and self.context.ok():
             try:
@@ -160,13 +146,13 @@ class _NodeUnderTest:
                     self.diagnostics_seen += 1
 
     def node_log(self) -> str:
-        return "".join(self.stderr)
+        return self.node.log()
 
     # ------------------------------------------------------------------ steps
     def wait_until_active(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while self.image_pub.get_subscription_count() == 0:
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if not self.node.running() or time.monotonic() > deadline:
                 raise RuntimeError(f"the node did not come up; its log:\n{self.node_log()[-3000:]}")
             time.sleep(0.05)
 
@@ -185,7 +171,7 @@ class _NodeUnderTest:
     def rss_mb(self) -> float:
         import psutil
 
-        return float(psutil.Process(self.process.pid).memory_info().rss) / 2**20
+        return float(psutil.Process(self.node.pid).memory_info().rss) / 2**20
 
     def stream(
         self, payloads: Sequence[array.array[int]], size: tuple[int, int], rate_hz: float,
@@ -223,13 +209,7 @@ class _NodeUnderTest:
 
     def close(self) -> str:
         """Stop the node (SIGINT, as Ctrl-C) and the peer; returns the node's log."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.node.stop()
         self._spinning = False
         self._spinner.join(2.0)
         self.executor.shutdown()
@@ -276,7 +256,7 @@ def measure_e2e(
         sent_so_far = len(node.stream(payloads, size, settings.rate_hz, settings.warmup_s))
         deadline = time.monotonic() + settings.startup_timeout_s
         while not node.outputs:  # the model loads lazily in some set-ups: keep feeding
-            if time.monotonic() > deadline or node.process.poll() is not None:
+            if time.monotonic() > deadline or not node.node.running():
                 raise RuntimeError(f"no output from the node; its log:\n{node.node_log()[-3000:]}")
             sent_so_far += len(node.stream(payloads, size, settings.rate_hz, 1.0, sent_so_far))
         start_diag = node.fresh_diagnostics()

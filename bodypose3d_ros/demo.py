@@ -13,8 +13,6 @@ import argparse
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +27,7 @@ import numpy as np
 from bodypose3d_ros.core.drawing import draw_overlay, plot_3d
 from bodypose3d_ros.core.intrinsics import DEFAULT_FOCAL_RATIO, Intrinsics
 from bodypose3d_ros.core.result_json import frame_to_json
+from bodypose3d_ros.node_process import NodeProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_IMAGE = REPO_ROOT / ".cache" / "data" / "person.jpg"
@@ -91,17 +90,6 @@ def _frames(args: argparse.Namespace) -> Iterator[tuple[str, np.ndarray]]:
         capture.release()
 
 
-def _start_node(env: dict[str, str]) -> subprocess.Popen[str]:
-    command = [
-        sys.executable, "-m", "bodypose3d_ros.node", "--ros-args",
-        "-p", "backend:=blazepose", "-p", "input_reliability:=reliable",
-        "-r", f"image:={CAMERA_TOPIC}", "-r", f"camera_info:={INFO_TOPIC}",
-        "-r", "poses:=/demo/poses", "-r", "markers:=/demo/markers",
-    ]  # fmt: skip
-    return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True)  # fmt: skip
-
-
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 200)))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -115,12 +103,11 @@ def run(args: argparse.Namespace) -> int:
     from bodypose3d_ros.ros.conversions import pose_array_to_people
 
     args.out.mkdir(parents=True, exist_ok=True)
-    node_process = _start_node(dict(os.environ))
-    stderr_lines: list[str] = []
-    threading.Thread(
-        target=lambda: stderr_lines.extend(iter(node_process.stderr.readline, "")),  # type: ignore[union-attr]
-        daemon=True,
-    ).start()
+    node_process = NodeProcess(
+        parameters={"backend": "blazepose", "input_reliability": "reliable"},
+        remaps={"image": CAMERA_TOPIC, "camera_info": INFO_TOPIC,
+                "poses": "/demo/poses", "markers": "/demo/markers"},
+    )  # fmt: skip
     rclpy.init()
     player = rclpy.create_node("bodypose3d_demo_player")
     qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
@@ -152,8 +139,8 @@ def run(args: argparse.Namespace) -> int:
         print("starting bodypose3d_node (embedded BlazePose GHUM 3D, CPU)...", flush=True)
         deadline = time.monotonic() + args.startup_timeout
         while image_pub.get_subscription_count() == 0:
-            if node_process.poll() is not None or time.monotonic() > deadline:
-                print("".join(stderr_lines[-30:]), file=sys.stderr)
+            if not node_process.running() or time.monotonic() > deadline:
+                print("".join(node_process.log().splitlines(True)[-30:]), file=sys.stderr)
                 print("the node did not come up; its log is above", file=sys.stderr)
                 return 1
             time.sleep(0.1)
@@ -176,11 +163,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         spinning.clear()
         spinner.join(2.0)
-        node_process.send_signal(signal.SIGINT)
-        try:
-            node_process.wait(10)
-        except subprocess.TimeoutExpired:
-            node_process.kill()
+        node_process.stop()
         player.destroy_node()
         rclpy.try_shutdown()
     return _report(args, sent, rec, pose_array_to_people)

@@ -6,10 +6,6 @@ publishes. Nothing of the node is replaced.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +22,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from bodypose3d_ros.node import BodyPose3DNode
+from bodypose3d_ros.node_process import NodeProcess
 
 RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 
@@ -159,32 +156,24 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, step_s: float = 0.
     return condition()
 
 
-class NodeProcess:
+class ProcessHarness:
     """``python -m bodypose3d_ros.node`` in its own process (as deployed), plus a peer node.
 
     The peer publishes images like a camera driver and reads the node's counters
     from /diagnostics, since the node's objects are out of reach in another process.
     """
 
-    def __init__(self, context: Context, *ros_args: str) -> None:
-
+    def __init__(self, context: Context, **parameters: object) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
 
         # Own topic names, so no other node under test in this domain sees these frames.
-        remaps = ["-r", "image:=/proc/image", "-r", "camera_info:=/proc/camera_info",
-                  "-r", "poses:=/proc/poses", "-r", "markers:=/proc/markers",
-                  "-r", "__node:=bodypose3d_proc"]  # fmt: skip
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bodypose3d_ros.node", "--ros-args", *remaps, *ros_args],
-            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        self.node = NodeProcess(
+            parameters=parameters,
+            remaps={"image": "/proc/image", "camera_info": "/proc/camera_info",
+                    "poses": "/proc/poses", "markers": "/proc/markers",
+                    "__node": "bodypose3d_proc"},
         )  # fmt: skip
-        # Drain the node's log as it comes, so a chatty node never blocks on a full pipe.
-        self.log_lines: list[str] = []
-        assert self.process.stderr is not None
-        stderr = self.process.stderr
-        threading.Thread(
-            target=lambda: self.log_lines.extend(iter(stderr.readline, "")), daemon=True
-        ).start()
+        self.process = self.node.process
         self.peer = rclpy.create_node("bodypose3d_process_peer", context=context)
         self.lock = threading.Lock()
         self.poses: list[tuple[float, Pose3DArray]] = []
@@ -227,17 +216,10 @@ class NodeProcess:
             timeout_s,
         )
         if not ok or self.process.poll() is not None:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError("node did not start:\n" + "".join(self.log_lines)[-3000:])
+            raise AssertionError("node did not start:\n" + self.node.stop(timeout_s=1.0)[-3000:])
 
     def close(self) -> str:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        log = self.node.stop()
         self.executor.shutdown()
         self.peer.destroy_node()
-        return "".join(self.log_lines)
+        return log

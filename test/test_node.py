@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from node_harness import NodeHarness, NodeProcess, make_camera_info, make_image_msg, wait_for
+from node_harness import NodeHarness, ProcessHarness, make_camera_info, make_image_msg, wait_for
 from sensor_msgs.msg import CompressedImage, Image
 from visualization_msgs.msg import Marker
 
@@ -179,9 +179,7 @@ def test_holds_a_30hz_camera_without_backlog(ros_context: Any, photo: np.ndarray
     Reliable QoS: 900 kB images over best-effort UDP lose most fragments on loopback (a DDS
     transport matter the README covers), which would hide the node's own behaviour.
     """
-    node = NodeProcess(
-        ros_context, "-p", "diagnostics_period_s:=0.5", "-p", "input_reliability:=reliable"
-    )
+    node = ProcessHarness(ros_context, diagnostics_period_s=0.5, input_reliability="reliable")
     try:
         node.wait_until_active()
         period, duration = 1 / 30, 10.0
