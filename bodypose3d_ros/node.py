@@ -96,6 +96,9 @@ class BodyPose3DNode(LifecycleNode):
         self._markers: MarkerBuilder | None = None
         self._diag_timer: Any = None
         self._intrinsics_source = "none yet"
+        self._distortion = "none"
+        self._distortion_warnings: set[str] = set()  # each is logged once
+        self._people_not_lifted = 0
         self._last_error = ""
         # CameraInfo (by identity, kept alive here) and image size of the cached intrinsics.
         self._last_intrinsics_key: tuple[CameraInfo | None, int, int] | None = None
@@ -298,6 +301,9 @@ class BodyPose3DNode(LifecycleNode):
         if stamp <= 0.0:  # some drivers leave stamps empty: smoothing still needs a clock
             stamp = frame.received
         result = pipeline.process(image, intrinsics, stamp)
+        if result.lift_failures:
+            with self._stats_lock:
+                self._people_not_lifted += result.lift_failures
         self._pub_poses.publish(people_to_pose_array(msg.header, result.people, width, height))
         # Markers and the debug image are for people watching: not built while nobody subscribes.
         markers = self._pub_markers
@@ -344,7 +350,20 @@ class BodyPose3DNode(LifecycleNode):
                 self._reject(f"bad CameraInfo ({error}); using default intrinsics", count=True)
         self._last_intrinsics_key, self._last_intrinsics = key, intrinsics
         self._intrinsics_source = intrinsics.source
+        self._note_distortion(intrinsics)
         return intrinsics
+
+    def _note_distortion(self, intrinsics: Intrinsics) -> None:
+        """Show the distortion in use in diagnostics; warn once about each one ignored."""
+        warning = intrinsics.distortion_warning
+        if warning:
+            self._distortion = f"ignored: {warning}"
+            # Bounded: a stream of ever-new model names must not grow memory.
+            if warning not in self._distortion_warnings and len(self._distortion_warnings) < 32:
+                self._distortion_warnings.add(warning)
+                self.get_logger().warning(f"CameraInfo lens distortion ignored: {warning}")
+        else:
+            self._distortion = intrinsics.distortion.model if intrinsics.distortion else "none"
 
     def _reject(self, message: str, count: bool = True) -> None:
         with self._stats_lock:
@@ -388,6 +407,9 @@ class BodyPose3DNode(LifecycleNode):
                 engine=self._engine_description(),
                 precision=self._pipeline.model.precision if self._pipeline is not None else "",
                 intrinsics_source=self._intrinsics_source,
+                distortion=self._distortion,
+                distortion_warnings=len(self._distortion_warnings),
+                people_not_lifted=self._people_not_lifted,
                 model_status=self._model_status,
                 lifecycle_state=self._state_label(),
             )

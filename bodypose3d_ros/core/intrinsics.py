@@ -8,6 +8,10 @@ Pixel convention: OpenCV/ROS, integer coordinates are pixel centres. Resizing an
 scale fx, fy, cx, cy by the resize factors, as ROS's ``image_proc`` resize and
 ``image_geometry`` do (the half-pixel term that an exact centre-based rescale would add is
 ignored, like everywhere else in ROS).
+
+Lens distortion (:mod:`bodypose3d_ros.core.distortion`) rides along with K: its coefficients act
+on normalised coordinates, so resizing, binning and ROIs leave them unchanged. Intrinsics are
+also checked against the image they are used for (:mod:`bodypose3d_ros.core.intrinsics_bounds`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,16 @@ from typing import Final
 
 import numpy as np
 
+from bodypose3d_ros.core.distortion import Distortion, parse_distortion
+from bodypose3d_ros.core.intrinsics_bounds import focal_problem, rescale_problem
 from bodypose3d_ros.core.types import FloatArray
 
-INTRINSICS_SOURCES: Final[tuple[str, ...]] = ("camera_info", "default", "arguments")
+INTRINSICS_SOURCES: Final[tuple[str, ...]] = (
+    "camera_info",
+    "default",
+    "arguments",
+    "calibration_file",
+)
 # NVIDIA's fixed f = 800.79041 px at 1280 px wide, kept proportional to the image width.
 DEFAULT_FOCAL_RATIO: Final = 0.6256
 
@@ -32,13 +43,19 @@ class IntrinsicsError(ValueError):
 
 @dataclass(frozen=True)
 class Intrinsics:
-    """Focal lengths and principal point in pixels, plus where they came from."""
+    """Focal lengths and principal point in pixels, lens distortion, and where they came from.
+
+    ``distortion`` is None for an undistorted (or rectified) image; ``distortion_warning`` says
+    why a CameraInfo's distortion could not be used ("" when there was nothing to ignore).
+    """
 
     fx: float
     fy: float
     cx: float
     cy: float
     source: str
+    distortion: Distortion | None = None
+    distortion_warning: str = ""
 
     @property
     def k(self) -> FloatArray:
@@ -66,6 +83,12 @@ class Intrinsics:
         out = replace(self, fx=self.fx * sx, fy=self.fy * sy, cx=self.cx * sx, cy=self.cy * sy)
         out.validate()
         return out
+
+    def check_plausible(self, width: int, height: int) -> None:
+        """Raise :class:`IntrinsicsError` unless a real camera could have these for the image."""
+        problem = focal_problem(self.fx, self.fy, self.cx, self.cy, width, height)
+        if problem:
+            raise IntrinsicsError(f"implausible intrinsics: {problem}")
 
     def validate(self) -> None:
         """Raise :class:`IntrinsicsError` unless every value is finite and fx, fy > 0."""
@@ -167,6 +190,8 @@ def intrinsics_from_camera_info(
     roi_y_offset: int = 0,
     roi_width: int = 0,
     roi_height: int = 0,
+    distortion_model: str = "",
+    d: Sequence[float] = (),
 ) -> Intrinsics:
     """Intrinsics from a sensor_msgs/CameraInfo for the image actually received.
 
@@ -182,6 +207,10 @@ def intrinsics_from_camera_info(
     ``(roi_height or info_height) / binning_y``. Only if the received image still differs from
     that size (a stream resized downstream) are fx, cx rescaled by image_w / expected_w and
     fy, cy by image_h / expected_h. Skew, if any, is ignored.
+
+    ``distortion_model`` and ``d`` (CameraInfo's) describe the raw image's lens distortion; they
+    are not used with ``use_rectified`` (a rectified image has none). Implausible intrinsics or
+    resize factors (:mod:`bodypose3d_ros.core.intrinsics_bounds`) raise :class:`IntrinsicsError`.
     """
     if image_width <= 0 or image_height <= 0:
         raise IntrinsicsError(f"image size must be positive, got {image_width}x{image_height}")
@@ -206,14 +235,24 @@ def intrinsics_from_camera_info(
         raise IntrinsicsError(
             f"CameraInfo {name} has non-positive focal length: fx={m[0, 0]}, fy={m[1, 1]}"
         )
-    sx = _delivery_scale(image_width, expected_w) / bx
-    sy = _delivery_scale(image_height, expected_h) / by
+    resize_x = _delivery_scale(image_width, expected_w)
+    resize_y = _delivery_scale(image_height, expected_h)
+    problem = rescale_problem(resize_x, "width", expected_w, image_width) or rescale_problem(
+        resize_y, "height", expected_h, image_height
+    )
+    if problem:
+        raise IntrinsicsError(problem)
+    sx, sy = resize_x / bx, resize_y / by
+    distortion, warning = (None, "") if use_rectified else parse_distortion(distortion_model, d)
     out = Intrinsics(
         fx=float(m[0, 0]) * sx,
         fy=float(m[1, 1]) * sy,
         cx=(float(m[0, 2]) - roi_x_offset) * sx,
         cy=(float(m[1, 2]) - roi_y_offset) * sy,
         source="camera_info",
+        distortion=distortion,
+        distortion_warning=warning,
     )
     out.validate()
+    out.check_plausible(image_width, image_height)
     return out

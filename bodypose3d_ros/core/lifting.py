@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from bodypose3d_ros.core.distortion import Distortion
 from bodypose3d_ros.core.skeleton import (
     LIMB_JOINTS,
     LIMB_LENGTHS_MM,
@@ -74,13 +75,21 @@ def _median(values: FloatArray) -> float:
     return float(ordered[middle] if n % 2 else 0.5 * (ordered[middle - 1] + ordered[middle]))
 
 
-def camera_rays(uv: npt.ArrayLike, k: npt.ArrayLike) -> FloatArray:
+def camera_rays(
+    uv: npt.ArrayLike, k: npt.ArrayLike, distortion: Distortion | None = None
+) -> FloatArray:
     """Rays inv(K) [u, v, 1] scaled to unit depth, so the point at depth d on ray r is d * r.
 
-    Returns an (N, 3) array; rows are NaN where ``k`` cannot be inverted.
+    With a lens ``distortion`` the pixels are raw (distorted) image pixels and the rays those of
+    the undistorted points; without one, the closed form below. Returns an (N, 3) array; rows
+    are NaN where ``k`` cannot be inverted or a pixel is not finite.
     """
     pixels = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
     intrinsics = np.asarray(k, dtype=np.float64).reshape(3, 3)
+    if distortion is not None:
+        rays = np.ones((len(pixels), 3))
+        rays[:, :2] = distortion.undistort(pixels, intrinsics)
+        return rays
     (fx, skew, cx), (k10, fy, cy), bottom = intrinsics.tolist()
     if k10 == 0.0 and bottom == [0.0, 0.0, 1.0] and fx != 0.0 and fy != 0.0:
         # A pinhole K (the usual case): closed form, several times cheaper than a solve.
@@ -99,11 +108,15 @@ def camera_rays(uv: npt.ArrayLike, k: npt.ArrayLike) -> FloatArray:
     return result
 
 
-def project(xyz: npt.ArrayLike, k: npt.ArrayLike) -> FloatArray:
-    """Pinhole projection of (N, 3) camera-frame points to (N, 2) pixels.
+def project(
+    xyz: npt.ArrayLike, k: npt.ArrayLike, distortion: Distortion | None = None
+) -> FloatArray:
+    """Projection of (N, 3) camera-frame points to (N, 2) pixels, through ``distortion`` if any.
 
     Points at or behind the camera plane (z <= 0) have no image: their pixels are NaN.
     """
+    if distortion is not None:
+        return distortion.project(xyz, k)
     points = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
     intrinsics = np.asarray(k, dtype=np.float64).reshape(3, 3)
     image = points @ intrinsics.T
@@ -162,12 +175,15 @@ def lift_pose(
     k: npt.ArrayLike,
     root_depth_filter: Callable[[float], float] | None = None,
     min_confidence: float = 0.0,
+    distortion: Distortion | None = None,
 ) -> LiftResult:
     """Lift one person's 2.5D keypoints to metres in the camera optical frame.
 
     ``uv`` (34, 2) source-image pixels, ``z_rel`` (34,) pelvis-relative depth (pelvis-neck = 1;
     the pelvis's own value is taken as 0), ``confidence`` (34,), ``k`` the source image's 3x3
-    intrinsics.
+    intrinsics and ``distortion`` its lens distortion (None: a pinhole or rectified image); every
+    joint lands on the undistorted ray of its pixel, so it reprojects through the distorted camera
+    onto ``uv``.
     ``root_depth_filter`` maps the solved root depth to the one used (a temporal smoother hooks in
     here); it is only called when a depth was solved.
 
@@ -183,7 +199,7 @@ def lift_pose(
         return _failed()
     depths_rel[_ROOT] = 0.0
 
-    rays = camera_rays(pixels, intrinsics)
+    rays = camera_rays(pixels, intrinsics, distortion)
     finite = np.isfinite(rays).all(axis=1) & np.isfinite(depths_rel) & np.isfinite(conf)
     # Zero the bad joints' inputs so no inf - inf reaches the arithmetic below.
     rays = np.where(finite[:, None], rays, 0.0)

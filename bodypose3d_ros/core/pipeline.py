@@ -63,11 +63,16 @@ class PipelineConfig:
 
 @dataclass
 class FrameResult:
-    """What one image produced: the people seen, the ids that just left, and stage timings."""
+    """What one image produced: the people seen, the ids that just left, and stage timings.
+
+    ``lift_failures`` counts people the model found but the lift could not place in 3D (absurd
+    keypoints or intrinsics): they are left out of ``people`` rather than published as zeros.
+    """
 
     people: list[Person3D]
     lost_ids: list[str]
     timings_ms: dict[str, float]
+    lift_failures: int = 0
 
 
 class PosePipeline:
@@ -94,9 +99,14 @@ class PosePipeline:
         t1 = time.perf_counter()
         ids = self._tracker.update(poses)
         people: list[Person3D] = []
+        lift_failures = 0
         for pose, person_id in zip(poses, ids, strict=True):
             if person_id:
-                people.append(self._lift(pose, person_id, intrinsics, stamp))
+                person = self._lift(pose, person_id, intrinsics, stamp)
+                if person is None:
+                    lift_failures += 1
+                else:
+                    people.append(person)
         lost = self._tracker.lost_ids
         self._smoothers.retain(self._tracker.active_ids)
         t2 = time.perf_counter()
@@ -104,11 +114,13 @@ class PosePipeline:
             people=people,
             lost_ids=list(lost),
             timings_ms={"model": (t1 - t0) * 1e3, "lift": (t2 - t1) * 1e3},
+            lift_failures=lift_failures,
         )
 
     def _lift(
         self, pose: Pose25D, person_id: str, intrinsics: Intrinsics, stamp: float
-    ) -> Person3D:
+    ) -> Person3D | None:
+        """The person in metres, or None when the lift fails (never an all-zero skeleton)."""
         uv, z_rel = pose.uv, pose.z_rel
         smoother = self._smoothers.get(person_id)
         root_filter = None
@@ -122,10 +134,13 @@ class PosePipeline:
             intrinsics.k,
             root_depth_filter=root_filter,
             min_confidence=self.config.min_lift_confidence,
+            distortion=intrinsics.distortion,
         )
+        if not lifted.ok:
+            return None
         return Person3D(
             id=person_id,
-            score=pose.score if lifted.ok else 0.0,
+            score=pose.score,
             box=pose.box,
             uv=np.asarray(uv, dtype=np.float64),
             xyz=lifted.xyz,

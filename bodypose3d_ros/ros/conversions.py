@@ -67,11 +67,11 @@ def compressed_to_bgr(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_PIXELS
 def camera_info_to_intrinsics(
     msg: CameraInfo, image_width: int, image_height: int, use_rectified: bool = False
 ) -> Intrinsics:
-    """The pinhole intrinsics of the image actually received; raises IntrinsicsError if untrusted.
+    """The intrinsics of the image actually received; raises IntrinsicsError if untrusted.
 
-    Distortion is ignored: the keypoints are lifted with the pinhole model of K (raw image) or
-    P (rectified image, ``use_rectified``). The message's binning and ROI say which part of the
-    calibrated image the camera delivers, and at what resolution.
+    A raw image is described by K and the lens distortion (``distortion_model``, ``d``); a
+    rectified one (``use_rectified``) by P alone, without distortion. The message's binning and
+    ROI say which part of the calibrated image the camera delivers, and at what resolution.
     """
     return intrinsics_from_camera_info(
         msg.k,
@@ -87,6 +87,8 @@ def camera_info_to_intrinsics(
         roi_y_offset=int(msg.roi.y_offset),
         roi_width=int(msg.roi.width),
         roi_height=int(msg.roi.height),
+        distortion_model=msg.distortion_model,
+        d=msg.d,
     )
 
 

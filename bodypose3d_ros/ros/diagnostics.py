@@ -7,6 +7,7 @@ ERROR
   * the node is ``active`` but the model is not ``loaded``: images arrive and nothing comes out.
 WARN (only while ``active``; an inactive node is expected to be idle)
   * intrinsics are the ``default`` guess: distances are only as good as that guess;
+  * the CameraInfo's lens distortion could not be used (unknown model, wrong coefficients);
   * bad input (undecodable images, bad CameraInfo) was seen in the recent window;
   * no images arrive (input rate 0);
   * more than half of the incoming frames are dropped: output rate below
@@ -59,6 +60,12 @@ class DiagnosticsSnapshot:
     lifecycle_state: str
     recent_rejects: int = 0
     """Bad inputs in the recent window (what the WARN rule looks at; the total never resets)."""
+    distortion: str = "none"
+    """The lens distortion model in use, or ``"ignored: <why>"`` when the CameraInfo's was not."""
+    distortion_warnings: int = 0
+    """Distinct CameraInfo distortions ignored so far (each one is logged once)."""
+    people_not_lifted: int = 0
+    """People found whose 3D lift failed (left out of ``poses``, never published as zeros)."""
 
 
 def assess(snapshot: DiagnosticsSnapshot) -> tuple[int, str]:
@@ -74,6 +81,8 @@ def assess(snapshot: DiagnosticsSnapshot) -> tuple[int, str]:
     if active:
         if s.intrinsics_source == "default":
             warnings.append("no valid CameraInfo: default intrinsics, distances are a guess")
+        if s.distortion.startswith("ignored"):
+            warnings.append(f"lens distortion {s.distortion}")
         if s.recent_rejects > 0:
             detail = f": {s.last_error}" if s.last_error else ""
             warnings.append(f"{s.recent_rejects} bad input(s) recently{detail}")
@@ -108,6 +117,8 @@ def snapshot_values(snapshot: DiagnosticsSnapshot) -> list[KeyValue]:
         ("engine", s.engine),
         ("precision", s.precision),
         ("intrinsics source", s.intrinsics_source),
+        ("distortion", s.distortion),
+        ("distortion warnings", str(s.distortion_warnings)),
         ("input rate [Hz]", _decimal(s.input_rate_hz)),
         ("output rate [Hz]", _decimal(s.output_rate_hz)),
         ("processing time p50 [ms]", _decimal(s.processing_ms_p50)),
@@ -117,6 +128,7 @@ def snapshot_values(snapshot: DiagnosticsSnapshot) -> list[KeyValue]:
         ("frames dropped", str(s.frames_dropped)),
         ("frames rejected (bad input)", str(s.frames_rejected)),
         ("recent bad inputs", str(s.recent_rejects)),
+        ("people not lifted", str(s.people_not_lifted)),
         ("last error", s.last_error),
     )
     return [KeyValue(key=key, value=value) for key, value in pairs]
