@@ -24,7 +24,12 @@ import numpy as np
 
 from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
-from bodypose3d_ros.core.intrinsics import Intrinsics, default_intrinsics
+from bodypose3d_ros.core.camera_calibration import (
+    CalibrationFileError,
+    CameraCalibration,
+    load_camera_calibration,
+)
+from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.models.factory import BACKENDS, create_model
 from bodypose3d_ros.core.pipeline import FrameResult, PipelineConfig, PoseModel, PosePipeline
 from bodypose3d_ros.core.result_json import frame_to_json
@@ -52,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("fx", "fy", "cx", "cy"):
         parser.add_argument(f"--{name}", type=float, help="camera intrinsics in pixels")
     parser.add_argument(
+        "--camera-info",
+        type=Path,
+        metavar="FILE.yaml",
+        help="ROS camera calibration YAML (camera_calibration's output): K and lens distortion, "
+        "rescaled to each image's size",
+    )
+    parser.add_argument(
         "--no-smoothing", action="store_true", help="do not smooth keypoints across video frames"
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
@@ -67,6 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give all four of --fx --fy --cx --cy, or none for default intrinsics")
     if args.fx is not None and not (args.fx > 0 and args.fy > 0 and all(map(math.isfinite, given))):
         parser.error("--fx and --fy must be > 0 and all intrinsics finite")
+    calibration: CameraCalibration | None = None
+    if args.camera_info is not None:
+        if args.fx is not None:
+            parser.error("give either --camera-info or --fx --fy --cx --cy, not both")
+        try:
+            calibration = load_camera_calibration(args.camera_info)
+        except CalibrationFileError as exc:
+            return _fail(f"--camera-info {args.camera_info}: {exc}")
+    args.calibration = calibration
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -123,8 +144,19 @@ class _Runner:
 
     def intrinsics(self, name: str, width: int, height: int) -> Intrinsics:
         a = self._args
-        if a.fx is not None:
-            return Intrinsics(a.fx, a.fy, a.cx, a.cy, "arguments")
+        try:
+            if a.calibration is not None:
+                k = a.calibration.intrinsics_for(width, height)
+                if k.distortion_warning:
+                    print(f"note: {a.camera_info}: {k.distortion_warning}", file=sys.stderr)
+                return k
+            if a.fx is not None:
+                k = Intrinsics(a.fx, a.fy, a.cx, a.cy, "arguments")
+                k.check_plausible(width, height)
+                return k
+        except IntrinsicsError as exc:
+            given = a.camera_info if a.calibration is not None else "--fx --fy --cx --cy"
+            raise InputError(f"{given} cannot describe this {width}x{height} image: {exc}") from None
         k = default_intrinsics(width, height)
         print(
             f"note: {name}: no --fx/--fy/--cx/--cy, using default intrinsics fx=fy={k.fx:.1f} "

@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 
 from bodypose3d_ros.core import skeleton
+from bodypose3d_ros.core.distortion import DISTORTION_MODELS
 from bodypose3d_ros.core.intrinsics import INTRINSICS_SOURCES, Intrinsics
 from bodypose3d_ros.core.types import Box, Person3D
 
@@ -55,7 +56,11 @@ FRAME_SCHEMA: Final[dict[str, Any]] = {
                     "cx": _NUMBER,
                     "cy": _NUMBER,
                     "source": {"enum": list(INTRINSICS_SOURCES)},
-                }
+                    # Present only for a distorted (raw) image: u, v are its raw pixels.
+                    "distortion_model": {"enum": list(DISTORTION_MODELS)},
+                    "distortion_coefficients": {"type": "array", "items": _NUMBER},
+                },
+                required=("fx", "fy", "cx", "cy", "source"),
             ),
             "people": {
                 "type": "array",
@@ -133,6 +138,9 @@ def frame_to_json(
         },
         "people": [_person_json(p, width, height) for p in people],
     }
+    if intrinsics.distortion is not None:
+        out["intrinsics"]["distortion_model"] = intrinsics.distortion.model
+        out["intrinsics"]["distortion_coefficients"] = list(intrinsics.distortion.coefficients)
     if frame is not None and stamp is not None:
         out["frame"] = int(frame)
         out["stamp"] = float(stamp)

@@ -1,0 +1,125 @@
+"""The standard ROS camera calibration YAML, for the offline CLI.
+
+The file ``camera_calibration`` writes and ``camera_info_manager`` reads::
+
+    image_width: 640
+    image_height: 480
+    camera_name: front
+    camera_matrix: {rows: 3, cols: 3, data: [fx, 0, cx, 0, fy, cy, 0, 0, 1]}
+    distortion_model: plumb_bob
+    distortion_coefficients: {rows: 1, cols: 5, data: [k1, k2, p1, p2, k3]}
+    rectification_matrix: {rows: 3, cols: 3, data: [...]}
+    projection_matrix: {rows: 3, cols: 4, data: [...]}
+
+It holds the same fields as a CameraInfo, so it goes through the same checks
+(:func:`bodypose3d_ros.core.intrinsics.intrinsics_from_camera_info`): rescaled to the image it is
+used for, distortion included, implausible values rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bodypose3d_ros.core.intrinsics import Intrinsics, intrinsics_from_camera_info
+
+
+class CalibrationFileError(ValueError):
+    """A calibration file that cannot be read; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class CameraCalibration:
+    """A camera calibration file's content (matrices row-major, as in CameraInfo)."""
+
+    camera_name: str
+    width: int
+    height: int
+    k: tuple[float, ...]
+    distortion_model: str
+    d: tuple[float, ...]
+    p: tuple[float, ...]
+
+    def intrinsics_for(self, width: int, height: int) -> Intrinsics:
+        """The intrinsics of a ``width`` x ``height`` image from this camera (raises IntrinsicsError)."""
+        out = intrinsics_from_camera_info(
+            self.k,
+            self.p,
+            self.width,
+            self.height,
+            width,
+            height,
+            distortion_model=self.distortion_model,
+            d=self.d,
+        )
+        return replace(out, source="calibration_file")
+
+
+def _matrix(doc: dict[str, Any], key: str, shape: tuple[int, int] | None) -> tuple[float, ...]:
+    """The ``data`` of a ``{rows, cols, data}`` entry, checked against its declared shape."""
+    entry = doc.get(key)
+    if not isinstance(entry, dict) or "data" not in entry:
+        raise CalibrationFileError(f"'{key}' must be a mapping with rows, cols and data")
+    data = entry["data"]
+    if not isinstance(data, list) or isinstance(data, str):
+        raise CalibrationFileError(f"'{key}.data' must be a list of numbers")
+    try:
+        values = tuple(float(v) for v in data)
+    except (TypeError, ValueError):
+        raise CalibrationFileError(f"'{key}.data' must contain only numbers") from None
+    rows, cols = entry.get("rows"), entry.get("cols")
+    if not isinstance(rows, int) or not isinstance(cols, int) or rows * cols != len(values):
+        raise CalibrationFileError(
+            f"'{key}' declares rows={rows!r} cols={cols!r} but has {len(values)} values"
+        )
+    if shape is not None and (rows, cols) != shape:
+        raise CalibrationFileError(f"'{key}' must be {shape[0]}x{shape[1]}, got {rows}x{cols}")
+    return values
+
+
+def _size(doc: dict[str, Any], key: str) -> int:
+    value = doc.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CalibrationFileError(f"'{key}' must be a non-negative integer, got {value!r}")
+    return value
+
+
+def load_camera_calibration(path: str | Path) -> CameraCalibration:
+    """Read and check a calibration YAML; raises :class:`CalibrationFileError` naming the problem."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationFileError(f"cannot read it: {exc}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise CalibrationFileError(f"not valid YAML: {detail}") from None
+    if not isinstance(doc, dict):
+        raise CalibrationFileError("not a camera calibration (expected a YAML mapping)")
+    missing = [key for key in ("image_width", "image_height", "camera_matrix") if key not in doc]
+    if missing:
+        raise CalibrationFileError(f"not a camera calibration: missing {', '.join(missing)}")
+    k = _matrix(doc, "camera_matrix", (3, 3))
+    model = doc.get("distortion_model") or ""
+    if not isinstance(model, str):
+        raise CalibrationFileError(f"'distortion_model' must be a string, got {model!r}")
+    d = _matrix(doc, "distortion_coefficients", None) if "distortion_coefficients" in doc else ()
+    if "rectification_matrix" in doc:
+        _matrix(doc, "rectification_matrix", (3, 3))  # checked; a raw image's rays ignore it
+    if "projection_matrix" in doc:
+        p = _matrix(doc, "projection_matrix", (3, 4))
+    else:
+        p = (*k[0:3], 0.0, *k[3:6], 0.0, *k[6:9], 0.0)
+    return CameraCalibration(
+        camera_name=str(doc.get("camera_name") or ""),
+        width=_size(doc, "image_width"),
+        height=_size(doc, "image_height"),
+        k=k,
+        distortion_model=model,
+        d=d,
+        p=p,
+    )
