@@ -7,7 +7,9 @@ Three parts, each measured side by side with its reference in the same run:
 1. overhead: per-frame cost of decoding, lifting + smoothing and message building (no model),
    next to BlazePose's own time on the same frames, at 640x480 and 1280x720;
 2. e2e: the node as its own process fed a 30 Hz camera stream over DDS, against the bare model;
-3. batching: the BodyPose3DNet path at batch 1 vs 8 (contract TEST FIXTURE network).
+3. batching: the BodyPose3DNet path at batch 1 vs 8 (contract TEST FIXTURE network);
+4. metric_3d: extra cost per person of the metric-3D steps (lens undistortion) beside the plain
+   lift.
 
 Prints a table with PASS/MISS per target and writes ``<out>/results.json``.
 """
@@ -34,7 +36,7 @@ from bench.common import (
 )
 from bench.targets import checks
 
-PARTS = ("overhead", "e2e", "batching")
+PARTS = ("overhead", "e2e", "batching", "metric_3d")
 MAX_VIDEO_FRAMES = 300
 LARGE_IMAGES_PROFILE = (
     Path(__file__).resolve().parent.parent / "config" / "fastdds_large_images.xml"
@@ -173,6 +175,11 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
         _log("part 3: BodyPose3DNet path, batch 1 vs 8 (TEST FIXTURE network)")
         results["batching"] = measure_batching(photo, warmup, reps, _log)
+    if "metric_3d" in parts:
+        from bench.undistortion import measure_undistortion
+
+        _log("part 4: metric 3D, lens undistortion beside the pinhole lift")
+        results.setdefault("metric_3d", {}).update(measure_undistortion(photo, warmup, reps, _log))
     results["duration_s"] = round(time.monotonic() - start, 1)
     results.update(_headline(results))
     results["targets"] = [check.as_json() for check in checks(results)]
@@ -199,6 +206,9 @@ DEFINITIONS = {
     "per_person_ms_batch1": "BodyPose3DNet adapter call with 1 person (crop + ONNX Runtime + "
     "decode) on the contract TEST FIXTURE network",
     "per_person_ms_batch8": "as per_person_ms_batch1 for a batch of 8 people, divided by 8",
+    "metric_3d": "undistortion_us_per_person: median lift_pose time of one person with a "
+    "plumb_bob lens minus without distortion (closed-form rays), interleaved in one loop; "
+    "by_model: the same for each distortion model",
 }
 
 
@@ -330,6 +340,11 @@ def format_table(results: dict[str, Any]) -> str:
             r = b[f"batch{n}"]
             lines.append(f"   batch {n:<12d}{r['call_ms']:10.3f}{r['per_person_ms']:12.3f}"
                          f"{r['crop_ms']:10.3f}{r['engine_ms']:10.3f}")  # fmt: skip
+    if "metric_3d" in results and "lift_us_per_person_by_distortion" in results["metric_3d"]:
+        lift = results["metric_3d"]["lift_us_per_person_by_distortion"]
+        lines += ["", "4. metric 3D: lift of one person [us] (extra over no distortion)"]
+        for name, value in lift.items():
+            lines.append(f"   {name:34s}{value:10.1f}{value - lift['none']:+10.1f}")
     if results["targets"]:
         lines += ["", "targets"]
         for target in checks(results):

@@ -71,6 +71,10 @@ def test_quick_bench_writes_complete_consistent_results(
 
     # The batching part says that its network is a test fixture, not a pose model.
     assert "TEST FIXTURE" in results["batching"]["network"]
+    # The metric-3D part reports undistortion's cost beside the plain lift, in the same run.
+    lift_us = results["metric_3d"]["lift_us_per_person_by_distortion"]
+    assert all(_positive(lift_us[name]) for name in ("none", "plumb_bob", "equidistant"))
+    assert math.isfinite(results["metric_3d"]["undistortion_us_per_person"])
     # Every target is reported, in the file and in the printed table.
     saturated = results["e2e_saturated"]
     assert saturated["publish_rate_hz"] > e2e["publish_rate_hz"]
