@@ -23,12 +23,12 @@ import cv2
 import numpy as np
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
 from bodypose3d_ros.core.camera_calibration import (
     CalibrationFileError,
     CameraCalibration,
     load_camera_calibration,
 )
+from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
 from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.models.factory import BACKENDS, create_model
 from bodypose3d_ros.core.pipeline import FrameResult, PipelineConfig, PoseModel, PosePipeline
@@ -146,7 +146,8 @@ class _Runner:
         a = self._args
         try:
             if a.calibration is not None:
-                k = a.calibration.intrinsics_for(width, height)
+                calibration: CameraCalibration = a.calibration
+                k = calibration.intrinsics_for(width, height)
                 if k.distortion_warning:
                     print(f"note: {a.camera_info}: {k.distortion_warning}", file=sys.stderr)
                 return k
@@ -156,7 +157,9 @@ class _Runner:
                 return k
         except IntrinsicsError as exc:
             given = a.camera_info if a.calibration is not None else "--fx --fy --cx --cy"
-            raise InputError(f"{given} cannot describe this {width}x{height} image: {exc}") from None
+            raise InputError(
+                f"{given} cannot describe this {width}x{height} image: {exc}"
+            ) from None
         k = default_intrinsics(width, height)
         print(
             f"note: {name}: no --fx/--fy/--cx/--cy, using default intrinsics fx=fy={k.fx:.1f} "

@@ -102,11 +102,13 @@ def test_non_finite_pixels_give_nan_rays_and_the_rest_are_unaffected() -> None:
     k, lens, _ = CAMERAS["plumb_bob"]
     uv = np.array([[100.0, 120.0], [math.nan, 5.0], [400.0, math.inf]])
     rays = camera_rays(uv, k, lens)
-    assert np.all(np.isfinite(rays[0])) and rays[0, 2] == 1.0
+    assert np.all(np.isfinite(rays[0]))
+    assert rays[0, 2] == 1.0
     assert np.all(np.isnan(rays[1:, :2]))
     np.testing.assert_allclose(rays[0], camera_rays(uv[:1], k, lens)[0])
     pixels = project(np.array([[0.1, 0.2, -1.0], [0.1, 0.2, 2.0]]), k, lens)
-    assert np.all(np.isnan(pixels[0])) and np.all(np.isfinite(pixels[1]))
+    assert np.all(np.isnan(pixels[0]))
+    assert np.all(np.isfinite(pixels[1]))
 
 
 @pytest.mark.parametrize(
@@ -156,7 +158,8 @@ def test_camera_info_carries_the_distortion_unchanged_by_a_rescale() -> None:
         k_full.ravel(), p.ravel(), 1280, 960, 640, 480,
         distortion_model="plumb_bob", d=lens.coefficients,
     )  # fmt: skip
-    assert raw.distortion == lens and raw.distortion_warning == ""
+    assert raw.distortion == lens
+    assert raw.distortion_warning == ""
     np.testing.assert_allclose(raw.k, k)
     # The same 3D point lands on the half-size pixel of its full-size distorted pixel.
     point = offset.reshape(1, 3)
@@ -168,7 +171,8 @@ def test_camera_info_carries_the_distortion_unchanged_by_a_rescale() -> None:
         k_full.ravel(), p.ravel(), 1280, 960, 640, 480, use_rectified=True,
         distortion_model="plumb_bob", d=lens.coefficients,
     )  # fmt: skip
-    assert rectified.distortion is None and rectified.distortion_warning == ""
+    assert rectified.distortion is None
+    assert rectified.distortion_warning == ""
     unknown = intrinsics_from_camera_info(
         k_full.ravel(), p.ravel(), 1280, 960, 640, 480,
         distortion_model="mystery", d=lens.coefficients,

@@ -46,9 +46,13 @@ def write_calibration(folder: Path, scale: float, name: str) -> Path:
     path = folder / name
     path.write_text(
         CALIBRATION.format(
-            width=round(640 * scale), height=round(424 * scale),
-            fx=FX * scale, fy=FY * scale, cx=CX * scale, cy=CY * scale,
-        )  # fmt: skip
+            width=round(640 * scale),
+            height=round(424 * scale),
+            fx=FX * scale,
+            fy=FY * scale,
+            cx=CX * scale,
+            cy=CY * scale,
+        )
     )
     return path
 
@@ -57,7 +61,8 @@ def write_calibration(folder: Path, scale: float, name: str) -> Path:
 def photo_path(person_image_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("photo")
     image = cv2.imread(str(person_image_path))
-    assert image is not None and image.shape[:2] == (424, 640)
+    assert image is not None
+    assert image.shape[:2] == (424, 640)
     path = folder / "person.jpg"
     cv2.imwrite(str(path), image)
     return path
@@ -105,7 +110,8 @@ def test_calibration_of_another_size_is_rescaled(tmp_path: Path, photo_path: Pat
     record = _record(_run_cli(tmp_path / "out", "--camera-info", str(calibration), str(photo_path)))
     intrinsics = record["intrinsics"]
     assert intrinsics["source"] == "calibration_file"
-    assert intrinsics["fx"] == pytest.approx(FX) and intrinsics["cy"] == pytest.approx(CY)
+    assert intrinsics["fx"] == pytest.approx(FX)
+    assert intrinsics["cy"] == pytest.approx(CY)
     assert intrinsics["distortion_coefficients"] == pytest.approx(D)
     _check_reprojects_through_the_lens(record)
 
@@ -173,13 +179,16 @@ def test_intrinsics_that_cannot_fit_the_image_are_an_input_error(
     args = tuple(str(tmp_path / a) if a.endswith(".yaml") else a for a in args)
     run = _run_cli(tmp_path / "out", *args, str(photo_path))
     assert run.returncode == 1
-    assert f"error: {photo_path}: " in run.stderr and message in run.stderr
+    assert f"error: {photo_path}: " in run.stderr
+    assert message in run.stderr
     assert "cannot describe this 640x424 image" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "out" / "person.json").exists()
 
 
-def test_camera_info_and_explicit_intrinsics_are_exclusive(tmp_path: Path, photo_path: Path) -> None:
+def test_camera_info_and_explicit_intrinsics_are_exclusive(
+    tmp_path: Path, photo_path: Path
+) -> None:
     calibration = write_calibration(tmp_path, 1.0, "c.yaml")
     run = _run_cli(
         tmp_path / "out", "--camera-info", str(calibration), "--fx", "400", "--fy", "400",

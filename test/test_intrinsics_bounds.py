@@ -77,7 +77,7 @@ def test_the_check_applies_to_the_image_the_intrinsics_are_used_for() -> None:
     intrinsics = Intrinsics(400.0, 400.0, 320.0, 212.0, "arguments")
     intrinsics.check_plausible(640, 424)
     # The same focal length on a 10000 px wide image would see 171 degrees through a pinhole.
-    with pytest.raises(IntrinsicsError, match="implausible intrinsics: fx=400 px is 0.04 x"):
+    with pytest.raises(IntrinsicsError, match=r"implausible intrinsics: fx=400 px is 0\.04 x"):
         intrinsics.check_plausible(10_000, 7_000)
 
 
@@ -94,7 +94,8 @@ def pipeline_on_photo(person_image_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("f", [1e-9, 1e30])
 def test_a_person_whose_lift_fails_is_dropped_not_published_as_zeros(
-    pipeline_on_photo, f: float  # type: ignore[no-untyped-def]
+    pipeline_on_photo,
+    f: float,  # type: ignore[no-untyped-def]
 ) -> None:
     image, model = pipeline_on_photo
     h, w = image.shape[:2]
@@ -104,5 +105,6 @@ def test_a_person_whose_lift_fails_is_dropped_not_published_as_zeros(
     assert absurd.people == []
     assert absurd.lift_failures == 1
     sane = pipeline.process(image, Intrinsics(400.0, 400.0, w / 2, h / 2, "arguments"), 1.0)
-    assert len(sane.people) == 1 and sane.lift_failures == 0
+    assert len(sane.people) == 1
+    assert sane.lift_failures == 0
     assert np.count_nonzero(sane.people[0].xyz) > 0

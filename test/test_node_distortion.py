@@ -50,8 +50,10 @@ def _frame_with(harness: NodeHarness, photo: np.ndarray, info: CameraInfo, stamp
     harness.info_pub.publish(info)
     tag = info.header.frame_id
     assert wait_for(
-        lambda: getattr(harness.node._camera_info, "header", None) is not None
-        and harness.node._camera_info.header.frame_id == tag,
+        lambda: (
+            getattr(harness.node._camera_info, "header", None) is not None
+            and harness.node._camera_info.header.frame_id == tag
+        ),
         10.0,
     ), "the node never received the CameraInfo"
     n = len(harness.poses)
@@ -131,4 +133,5 @@ def test_absurd_camera_info_falls_back_to_the_default_intrinsics_reported(
     snap = harness.node.snapshot()
     assert snap.intrinsics_source == "default"
     assert snap.frames_rejected > rejected
-    assert "bad CameraInfo" in snap.last_error and "default intrinsics" in snap.last_error
+    assert "bad CameraInfo" in snap.last_error
+    assert "default intrinsics" in snap.last_error

@@ -42,7 +42,7 @@ class CameraCalibration:
     p: tuple[float, ...]
 
     def intrinsics_for(self, width: int, height: int) -> Intrinsics:
-        """The intrinsics of a ``width`` x ``height`` image from this camera (raises IntrinsicsError)."""
+        """The intrinsics of a ``width`` x ``height`` image of this camera, or IntrinsicsError."""
         out = intrinsics_from_camera_info(
             self.k,
             self.p,
@@ -62,7 +62,7 @@ def _matrix(doc: dict[str, Any], key: str, shape: tuple[int, int] | None) -> tup
     if not isinstance(entry, dict) or "data" not in entry:
         raise CalibrationFileError(f"'{key}' must be a mapping with rows, cols and data")
     data = entry["data"]
-    if not isinstance(data, list) or isinstance(data, str):
+    if not isinstance(data, list):
         raise CalibrationFileError(f"'{key}.data' must be a list of numbers")
     try:
         values = tuple(float(v) for v in data)
@@ -86,8 +86,8 @@ def _size(doc: dict[str, Any], key: str) -> int:
 
 
 def load_camera_calibration(path: str | Path) -> CameraCalibration:
-    """Read and check a calibration YAML; raises :class:`CalibrationFileError` naming the problem."""
-    import yaml
+    """Read and check a calibration YAML; a :class:`CalibrationFileError` names any problem."""
+    import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs in every environment
 
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -6,7 +6,8 @@ with OpenCV, which implements exactly the models ROS calibrates:
 
 * ``plumb_bob`` (k1, k2, p1, p2, k3) and ``rational_polynomial`` (k1, k2, p1, p2, k3, k4, k5, k6):
   ``cv2.undistortPoints`` / ``cv2.projectPoints``;
-* ``equidistant`` (fisheye, k1..k4): ``cv2.fisheye.undistortPoints`` / ``cv2.fisheye.projectPoints``.
+* ``equidistant`` (fisheye, k1..k4): ``cv2.fisheye.undistortPoints`` /
+  ``cv2.fisheye.projectPoints``.
 
 The coefficients act on normalised coordinates (x/z, y/z), so resizing, binning or an ROI change
 only K, never the coefficients. No distortion (an empty or all-zero vector) is represented by

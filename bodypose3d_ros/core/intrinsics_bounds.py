@@ -32,7 +32,7 @@ MAX_RESCALE: Final = 32.0
 
 
 def focal_problem(fx: float, fy: float, cx: float, cy: float, width: int, height: int) -> str:
-    """Why these pixel intrinsics cannot belong to a ``width`` x ``height`` image ("" if they can)."""
+    """Why these intrinsics cannot belong to a ``width`` x ``height`` image ("" if they can)."""
     for name, focal, side, centre, axis in (
         ("fx", fx, width, cx, "width"),
         ("fy", fy, height, cy, "height"),
