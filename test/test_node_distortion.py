@@ -135,3 +135,31 @@ def test_absurd_camera_info_falls_back_to_the_default_intrinsics_reported(
     assert snap.frames_rejected > rejected
     assert "bad CameraInfo" in snap.last_error
     assert "default intrinsics" in snap.last_error
+
+
+def test_an_ignored_distortion_is_a_diagnostics_warning() -> None:
+    from builtin_interfaces.msg import Time
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
+
+    common = dict(
+        input_rate_hz=30.0, output_rate_hz=30.0, processing_ms_p50=10.0, processing_ms_p95=12.0,
+        frames_received=10, frames_processed=10, frames_dropped=0, frames_rejected=0,
+        last_error="", backend="blazepose", engine="mediapipe", precision="fp32",
+        intrinsics_source="camera_info", model_status="loaded", lifecycle_state="active",
+    )  # fmt: skip
+    for distortion, level in (("plumb_bob", DiagnosticStatus.OK), ("ignored: x", None)):
+        status = build_diagnostics(
+            Time(),
+            "/n",
+            "n",
+            DiagnosticsSnapshot(**common, distortion=distortion),
+        ).status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        assert values["distortion"] == distortion
+        if level is None:
+            assert status.level == DiagnosticStatus.WARN
+            assert "lens distortion ignored: x" in status.message
+        else:
+            assert status.level == level
