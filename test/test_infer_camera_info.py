@@ -196,3 +196,25 @@ def test_camera_info_and_explicit_intrinsics_are_exclusive(
     )  # fmt: skip
     assert run.returncode == 2
     assert "either --camera-info or --fx --fy --cx --cy" in run.stderr
+
+
+def test_an_unknown_distortion_model_is_noted_and_treated_as_none(
+    tmp_path: Path, photo_path: Path
+) -> None:
+    calibration = write_calibration(tmp_path, 1.0, "odd_lens.yaml")
+    calibration.write_text(
+        calibration.read_text().replace("distortion_model: plumb_bob", "distortion_model: odd")
+    )
+    run = _run_cli(tmp_path / "out", "--camera-info", str(calibration), str(photo_path))
+    record = _record(run)
+    assert f"note: {calibration}: unknown distortion_model 'odd'" in run.stderr
+    intrinsics = record["intrinsics"]
+    assert intrinsics["source"] == "calibration_file"
+    assert "distortion_model" not in intrinsics
+    (person,) = record["people"]
+    sure = [kp for kp in person["keypoints"] if kp["confidence"] > 0.5]
+    for kp in sure:  # the pinhole model of K maps the 3D onto u, v
+        u = FX * kp["x"] / kp["z"] + CX
+        v = FY * kp["y"] / kp["z"] + CY
+        assert abs(u - kp["u"]) < 0.05
+        assert abs(v - kp["v"]) < 0.05
