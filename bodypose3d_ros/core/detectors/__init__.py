@@ -1,0 +1,1 @@
+"""Person detectors (:class:`~bodypose3d_ros.core.detection.PersonDetector` implementations)."""
