@@ -31,7 +31,7 @@ SIZE = (1280, 720)
 
 def _person_boxes(frame: Frame, count: int) -> list[Box]:
     """Boxes around the photo's person (found by BlazePose), repeated side by side."""
-    model = BlazePoseModel(static_image_mode=True)
+    model = BlazePoseModel()
     try:
         intrinsics = default_intrinsics(frame.shape[1], frame.shape[0])
         poses = model.estimate(frame, [], intrinsics)

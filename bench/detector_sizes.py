@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, default=PHOTOS, help="folder with the photos")
     args = parser.parse_args(argv)
 
-    composer = SmallPeopleComposer(args.photos)
+    composer = SmallPeopleComposer.from_folder(args.photos)
     frames = [
         (height, composer.frame(*FRAME, height, PEOPLE_PER_FRAME, seed))
         for height in args.heights

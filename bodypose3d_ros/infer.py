@@ -113,34 +113,31 @@ class _ModelError(Exception):
 
 
 class _Runner:
-    """Loads each kind of model once (still images / video) and processes the inputs."""
+    """Loads the model once, on first use, and processes the inputs."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
-        self._models: dict[bool, PoseModel] = {}
+        self._model: PoseModel | None = None
 
-    def model(self, static_image_mode: bool) -> PoseModel:
-        # Only BlazePose behaves differently on still images; other backends load once.
-        key = static_image_mode if self._args.backend == "blazepose" else True
-        if key not in self._models:
+    def model(self) -> PoseModel:
+        if self._model is None:
             a = self._args
             try:
-                self._models[key] = create_model(
+                self._model = create_model(
                     a.backend,
                     a.model_path,
                     engine=a.engine,
                     precision=a.precision,
-                    static_image_mode=static_image_mode,
                     log=lambda msg: print(msg, file=sys.stderr),
                 )
             except Exception as exc:  # any load failure ends the run with one clear line
                 raise _ModelError(f"cannot load the {a.backend} model: {exc}") from exc
-        return self._models[key]
+        return self._model
 
     def close(self) -> None:
-        for model in self._models.values():
-            model.close()
-        self._models.clear()
+        if self._model is not None:
+            self._model.close()
+            self._model = None
 
     def intrinsics(self, name: str, width: int, height: int) -> Intrinsics:
         a = self._args
@@ -196,7 +193,7 @@ class _Runner:
         height, width = image.shape[:2]
         k = self.intrinsics(path.name, width, height)
         # A fresh pipeline per image: nothing tracked or smoothed across unrelated pictures.
-        pipeline = PosePipeline(self.model(True), PipelineConfig(smoothing=False))
+        pipeline = PosePipeline(self.model(), PipelineConfig(smoothing=False))
         t0 = time.perf_counter()
         result = self._run(pipeline, image, k, 0.0)
         elapsed_ms = (time.perf_counter() - t0) * 1e3
@@ -215,7 +212,7 @@ class _Runner:
                   file=sys.stderr)  # fmt: skip
             fps = FALLBACK_FPS
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        model = self.model(False)
+        model = self.model()
         pipeline = PosePipeline(model, PipelineConfig(smoothing=not self._args.no_smoothing))
         pipeline.reset()  # forget the person tracked in a previous video
         out = self._args.out

@@ -17,10 +17,11 @@ from bodypose3d_ros.core.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.blazepose import (
     BLAZEPOSE_LANDMARK_NAMES,
     BlazePoseModel,
+    crop_regions,
     landmarks_to_pose25d,
 )
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
-from bodypose3d_ros.core.types import Pose25D
+from bodypose3d_ros.core.types import Box, Pose25D
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 K = skeleton.INDEX
@@ -186,24 +187,13 @@ def test_module_import_does_not_load_mediapipe_and_says_how_to_install_it() -> N
     assert "pip install mediapipe==0.10.14" in out.stdout
 
 
-def test_invalid_or_unshipped_model_complexity_is_refused() -> None:
-    mp = pytest.importorskip("mediapipe", reason="mediapipe==0.10.14 is not installed")
-    with pytest.raises(ValueError, match="model_complexity"):
-        BlazePoseModel(model_complexity=3)
-    heavy = Path(mp.__file__).parent / "modules" / "pose_landmark" / "pose_landmark_heavy.tflite"
-    if heavy.exists():
-        pytest.skip(f"{heavy} exists here, so model_complexity=2 is legitimately available")
-    with pytest.raises(FileNotFoundError, match="model_complexity=1"):
-        BlazePoseModel(model_complexity=2)
-
-
 # --- the real model on the real photo ------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[BlazePoseModel]:
+def model(model_cache_dir: Path) -> Iterator[BlazePoseModel]:
     pytest.importorskip("mediapipe", reason="mediapipe==0.10.14 is not installed")
-    m = BlazePoseModel(static_image_mode=True)
+    m = BlazePoseModel(cache_dir=model_cache_dir)
     yield m
     m.close()
 
@@ -287,21 +277,72 @@ def test_no_person_gives_an_empty_list(model: BlazePoseModel) -> None:
     assert model.estimate(empty, [], default_intrinsics(320, 240)) == []
 
 
-def test_video_mode_tracks_across_frames_and_closes_cleanly(photo: np.ndarray) -> None:
-    pytest.importorskip("mediapipe", reason="mediapipe==0.10.14 is not installed")
+def test_calls_are_independent_and_close_is_clean(photo: np.ndarray, model_cache_dir: Path) -> None:
     h, w = photo.shape[:2]
     k = default_intrinsics(w, h)
-    m = BlazePoseModel(static_image_mode=False)
+    m = BlazePoseModel(cache_dir=model_cache_dir)
     try:
         first = m.estimate(photo, [], k)
-        moved = m.estimate(np.roll(photo, 10, axis=1), [], k)  # tracked from the last frame
-        assert len(first) == len(moved) == 1
+        moved = m.estimate(np.roll(photo, 10, axis=1), [], k)
+        again = m.estimate(photo, [], k)
+        assert len(first) == len(moved) == len(again) == 1
         shift = moved[0].uv[K["pelvis"], 0] - first[0].uv[K["pelvis"], 0]
         assert shift == pytest.approx(10, abs=4)
-        m.reset()
-        assert len(m.estimate(photo, [], k)) == 1
+        # Nothing is carried from call to call: the same image gives the same answer.
+        np.testing.assert_allclose(again[0].uv, first[0].uv, atol=1e-6)
     finally:
         m.close()
     m.close()  # twice is fine
     with pytest.raises(RuntimeError, match="closed"):
         m.estimate(photo, [], k)
+
+
+# --- crops: one per box, mapped back to the source image ------------------------------------
+
+
+def test_crop_regions_square_the_grown_box_cut_to_the_image() -> None:
+    square, visible = crop_regions(Box(100, 50, 40, 100), 640, 480, margin=0.2)
+    assert (visible.x, visible.y, visible.width, visible.height) == pytest.approx((92, 30, 56, 140))
+    assert square.width == square.height == pytest.approx(140)
+    assert square.center == pytest.approx(visible.center)
+    # At the border the visible part is cut to the image, so the person stays big in the crop.
+    square, visible = crop_regions(Box(-20, 400, 60, 100), 640, 480, margin=0.2)
+    assert (visible.x, visible.y) == (0, 380)
+    assert visible.x + visible.width == pytest.approx(52)
+    assert visible.y + visible.height == pytest.approx(480)
+    assert square.width == pytest.approx(100)
+    # A box wholly outside the image gives nothing to look at.
+    _, visible = crop_regions(Box(700, 10, 50, 100), 640, 480)
+    assert visible.width == 0
+
+
+def test_crop_keypoints_map_back_to_the_source_image(
+    model: BlazePoseModel, photo: np.ndarray, photo_pose: Pose25D
+) -> None:
+    # The same person, moved by (+70, +45) on a bigger black canvas and found through a box
+    # there: every confident keypoint moves by exactly that much.
+    h, w = photo.shape[:2]
+    canvas = np.zeros((h + 120, w + 150, 3), np.uint8)
+    canvas[45 : 45 + h, 70 : 70 + w] = photo
+    box = Box(185 + 70, 95 + 45, 95, 285)  # the person's outline, moved
+    (pose,) = model.estimate(canvas, [box], default_intrinsics(w + 150, h + 120))
+    both = (pose.confidence >= 0.5) & (photo_pose.confidence >= 0.5)
+    assert np.count_nonzero(both) >= 15
+    offsets = pose.uv[both] - photo_pose.uv[both]
+    np.testing.assert_allclose(np.median(offsets, axis=0), (70, 45), atol=3)
+
+
+def test_keypoints_outside_what_the_model_saw_have_no_confidence(
+    model: BlazePoseModel, photo: np.ndarray
+) -> None:
+    # Only the upper half of the person is in the image: the legs the model guesses below the
+    # border were never seen.
+    w = photo.shape[1]
+    top = np.ascontiguousarray(photo[:260])
+    poses = model.estimate(top, [Box(185, 95, 95, 285)], default_intrinsics(w, 260))
+    assert len(poses) == 1
+    pose = poses[0]
+    below = pose.uv[:, 1] > 260
+    assert np.count_nonzero(below) >= 4, "knees, ankles and feet are guessed below the border"
+    assert np.all(pose.confidence[below] == 0.0)
+    assert pose.confidence[K["left_shoulder"]] >= 0.5

@@ -109,3 +109,21 @@ def bone_side(bone: tuple[int, int]) -> str:
     """A bone takes its child's side, so a left arm is drawn all left."""
     child_side = KEYPOINT_SIDES[bone[1]]
     return child_side if child_side != "center" else KEYPOINT_SIDES[bone[0]]
+
+
+# The body the lift depends on: every joint of the 17 limb-table slots (pelvis, torso, neck and
+# hip, knee, ankle, shoulder, elbow, wrist on each side; 15 joints). Face, feet and fingers only
+# decorate the skeleton, so they do not count towards how well a person was seen.
+BODY_JOINTS: Final[npt.NDArray[np.intp]] = np.unique(LIMB_JOINTS)
+
+
+def person_score(confidence: npt.ArrayLike) -> float:
+    """A person's score, the same for every backend: the mean confidence of BODY_JOINTS.
+
+    ``confidence`` (34,) in 0..1 (NaN counts as 0). A well-seen body scores high even with its
+    hands or face hidden; a pose whose lift-relevant joints are unsure scores low.
+    """
+    conf = np.nan_to_num(np.asarray(confidence, dtype=np.float64).reshape(-1), nan=0.0)
+    if conf.shape != (NUM_KEYPOINTS,):
+        raise ValueError(f"expected {NUM_KEYPOINTS} confidences, got shape {conf.shape}")
+    return float(np.clip(conf[BODY_JOINTS], 0.0, 1.0).mean())

@@ -8,6 +8,7 @@ Tests and ``bench/detector_sizes.py`` check which of them a detector finds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -46,20 +47,28 @@ def _cut(photo: np.ndarray, box: Box, margin: float) -> np.ndarray:
     return photo[y0:y1, x0:x1]
 
 
-class SmallPeopleComposer:
-    """Builds frames of ``count`` people of a given height from the photos in ``photo_dir``."""
+PHOTO_NAMES: Final = ("bus.jpg", "person.jpg")
 
-    def __init__(self, photo_dir: Path) -> None:
+
+class SmallPeopleComposer:
+    """Builds frames of ``count`` people of a given height from the photos (PHOTO_NAMES)."""
+
+    def __init__(self, photo_paths: Mapping[str, Path]) -> None:
         photos: dict[str, np.ndarray] = {}
-        for name in {name for name, _ in (*PEOPLE, PAVEMENT)}:
-            image = cv2.imread(str(photo_dir / name))
+        for name in PHOTO_NAMES:
+            image = cv2.imread(str(photo_paths[name]))
             if image is None:
-                raise FileNotFoundError(f"{photo_dir / name} missing (tools/setup-env fetches it)")
+                raise FileNotFoundError(f"{photo_paths[name]} missing (tools/setup-env fetches it)")
             photos[name] = image
         cuts = [_cut(photos[name], box, CUT_MARGIN) for name, box in PEOPLE]
         # Mirrored copies double the variety: a person seen from the other side.
         self.people = cuts + [np.ascontiguousarray(c[:, ::-1]) for c in cuts]
         self.pavement = _cut(photos[PAVEMENT[0]], PAVEMENT[1], 0.0)
+
+    @staticmethod
+    def from_folder(folder: Path) -> SmallPeopleComposer:
+        """The composer for a folder holding PHOTO_NAMES (the setup's ``.cache/data``)."""
+        return SmallPeopleComposer({name: folder / name for name in PHOTO_NAMES})
 
     def background(self, width: int, height: int) -> np.ndarray:
         """The pavement tiled to ``width`` x ``height``, mirrored at every seam (no hard edges)."""

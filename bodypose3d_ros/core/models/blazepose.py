@@ -1,8 +1,12 @@
 """BlazePose GHUM 3D, the pose model shipped inside the mediapipe 0.10.14 wheel, as a PoseModel.
 
 It works offline on the CPU and needs no model download, so the package produces skeletons out
-of the box. mediapipe finds the single most prominent person itself: the ``boxes`` the pipeline
-passes in are ignored, and at most one person is returned per image.
+of the box. It runs through mediapipe's Tasks ``PoseLandmarker`` from a bundle built once from
+the wheel's two networks (``blazepose_task``), one crop per box it is given: one box per person
+found by the detector or tracker, or the whole image when there is none. The landmarker's own
+person detector only finds people who fill roughly 40% of its input or more, so every crop is a
+square around its box (grown by ``crop_margin``, black past the image border) in which the person
+is big. Each crop yields at most one person; the same code serves one person and many.
 
 BlazePose's 33 landmarks are mapped onto BodyPose3DNet's 34 keypoints so that both backends go
 through the same lifting, smoothing and messages:
@@ -14,17 +18,20 @@ through the same lifting, smoothing and messages:
 - BlazePose has no small toes and no middle finger tips: those sit on the big toe and the index
   knuckle (so drawings stay sane) with confidence 0, so nothing downstream trusts them.
 
-Depth comes from BlazePose's metric world landmarks (metres, origin between the hips). Their
-axes match the camera optical frame: x to the image right, y down, z away from the camera (a
-landmark turned away from the camera has larger z). ``z_rel`` is the depth relative to the pelvis
-divided by the pelvis-neck distance, the scale-normalised unit the lifting expects.
+A landmark's confidence is the lower of its visibility (not occluded) and presence (inside the
+crop). Depth comes from BlazePose's metric world landmarks (metres, origin between the hips),
+which do not depend on the crop. Their axes match the camera optical frame: x to the image right,
+y down, z away from the camera. ``z_rel`` is the depth relative to the pelvis divided by the
+pelvis-neck distance, the scale-normalised unit the lifting expects. The score is
+:func:`~bodypose3d_ros.core.skeleton.person_score`, as for every backend.
 """
 
 from __future__ import annotations
 
-import os
+import math
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import cv2
@@ -32,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bodypose3d_ros.core import skeleton
+from bodypose3d_ros.core.color import to_rgb
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
 
@@ -88,27 +96,38 @@ def _mapping_arrays() -> tuple[FloatArray, npt.NDArray[np.intp], FloatArray]:
 MAP_WEIGHTS, CONFIDENCE_SOURCES, MEASURED_MASK = _mapping_arrays()
 _PELVIS: Final = skeleton.INDEX["pelvis"]
 _NECK: Final = skeleton.INDEX["neck"]
-# The body the lifting depends on (every joint of the limb tables): its mean confidence is the
-# person's score, so a well-seen body scores high even when the hands are hidden.
-SCORE_KEYPOINTS: Final[npt.NDArray[np.intp]] = np.unique(skeleton.LIMB_JOINTS)
 # Keypoints at or above this confidence define the person's box.
 BOX_MIN_CONFIDENCE: Final = 0.5
 BOX_GROWTH: Final = 0.10
 
 
 def landmarks_to_pose25d(
-    image_landmarks: npt.ArrayLike, world_landmarks: npt.ArrayLike, width: int, height: int
+    image_landmarks: npt.ArrayLike,
+    world_landmarks: npt.ArrayLike,
+    width: float,
+    height: float,
+    origin: tuple[float, float] = (0.0, 0.0),
+    visible: Box | None = None,
 ) -> Pose25D | None:
     """Map BlazePose output onto the 34-keypoint skeleton.
 
-    ``image_landmarks`` (33, 3): normalised x, y and confidence; ``world_landmarks`` (33, 3):
-    metric x, y, z. Returns None when the pose is degenerate (pelvis and neck coincide).
+    ``image_landmarks`` (33, 3): x, y normalised to a ``width`` x ``height`` frame whose top-left
+    corner is at ``origin`` in the source image (a crop), and confidence; ``world_landmarks``
+    (33, 3): metric x, y, z. Keypoints outside ``visible`` (the part of the source image the
+    model was shown) were guessed, not seen: their confidence becomes 0. Returns None when the
+    pose is degenerate (pelvis and neck coincide).
     """
     image_lm = np.asarray(image_landmarks, dtype=np.float64)
     world = np.asarray(world_landmarks, dtype=np.float64)
     uv = MAP_WEIGHTS @ image_lm[:, :2]
     uv *= (float(width), float(height))
+    uv += origin
     confidence = np.clip(image_lm[:, 2], 0.0, 1.0)[CONFIDENCE_SOURCES].min(axis=1) * MEASURED_MASK
+    if visible is not None:
+        lo = np.array([visible.x, visible.y])
+        hi = np.array([visible.x + visible.width, visible.y + visible.height])
+        seen = np.all((uv >= lo) & (uv <= hi), axis=1)
+        confidence[~seen] = 0.0
     xyz = MAP_WEIGHTS @ world
     scale = float(np.linalg.norm(xyz[_NECK] - xyz[_PELVIS]))
     if not np.isfinite(scale) or scale < 1e-6 or not np.all(np.isfinite(uv)):
@@ -119,7 +138,7 @@ def landmarks_to_pose25d(
         z_rel=z_rel,
         confidence=confidence,
         box=_keypoint_box(uv, confidence),
-        score=float(confidence[SCORE_KEYPOINTS].mean()),
+        score=skeleton.person_score(confidence),
     )
 
 
@@ -137,108 +156,143 @@ def _keypoint_box(uv: FloatArray, confidence: FloatArray) -> Box:
     )  # fmt: skip
 
 
-def _model_file(mp_module: Any, model_complexity: int) -> str:
-    """Path of the landmark model for a complexity; only 'full' (1) ships inside the wheel."""
-    variant = {0: "lite", 1: "full", 2: "heavy"}[model_complexity]
-    root = os.path.dirname(os.path.abspath(mp_module.__file__))
-    return os.path.join(root, "modules", "pose_landmark", f"pose_landmark_{variant}.tflite")
+# Each crop shows its box grown by this fraction of the box's width (left and right) and height
+# (top and bottom), so the person fills most of it (the landmarker's detector wants 40% or more).
+CROP_MARGIN: Final = 0.2
+# Crops larger than this are scaled down to it (the networks read 224 and 256 px).
+MAX_CROP_SIDE: Final = 512
+
+
+def crop_regions(box: Box, width: int, height: int, margin: float = CROP_MARGIN) -> tuple[Box, Box]:
+    """(square, visible) for ``box``: what the model looks at.
+
+    ``visible`` is the box grown by ``margin`` of its size on every side, cut to the image (a
+    person at the border stays big); ``square`` is the smallest square centred on it. Only the
+    visible part is shown, the rest of the square is black: a neighbour standing beside a tall,
+    thin person stays out of that person's crop. An empty ``visible`` means the box lies
+    outside the image.
+    """
+    x0 = max(0.0, box.x - margin * box.width)
+    y0 = max(0.0, box.y - margin * box.height)
+    x1 = min(float(width), box.x + (1.0 + margin) * box.width)
+    y1 = min(float(height), box.y + (1.0 + margin) * box.height)
+    if x1 - x0 < 1.0 or y1 - y0 < 1.0:
+        return Box(x0, y0, 0.0, 0.0), Box(x0, y0, 0.0, 0.0)
+    side = max(x1 - x0, y1 - y0)
+    square = Box((x0 + x1 - side) / 2.0, (y0 + y1 - side) / 2.0, side, side)
+    return square, Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def _cut_square(rgb: np.ndarray, square: Box, visible: Box) -> tuple[np.ndarray, float]:
+    """The square's pixels (at most MAX_CROP_SIDE wide), black outside ``visible``, and its
+    scale (crop pixels per source pixel)."""
+    size = max(1, min(MAX_CROP_SIDE, math.ceil(square.width)))
+    scale = size / square.width
+    # Only the visible part is resampled; the rest of the square stays black.
+    vx0, vy0 = (visible.x - square.x) * scale, (visible.y - square.y) * scale
+    vx1, vy1 = vx0 + visible.width * scale, vy0 + visible.height * scale
+    cx0, cy0 = max(0, math.floor(vx0)), max(0, math.floor(vy0))
+    cx1, cy1 = min(size, math.ceil(vx1)), min(size, math.ceil(vy1))
+    crop = np.zeros((size, size, 3), dtype=np.uint8)
+    if cx1 > cx0 and cy1 > cy0:
+        # Crop pixel (cx0 + i, cy0 + j) samples source (square.x + (cx0 + i) / scale, ...).
+        warp = np.array(
+            [[1 / scale, 0.0, square.x + cx0 / scale], [0.0, 1 / scale, square.y + cy0 / scale]]
+        )
+        crop[cy0:cy1, cx0:cx1] = cv2.warpAffine(
+            rgb, warp, (cx1 - cx0, cy1 - cy0),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+        )  # fmt: skip
+    return crop, scale
 
 
 class BlazePoseModel:
-    """BlazePose GHUM 3D through mediapipe's pose solution (CPU, offline, one person)."""
+    """BlazePose GHUM 3D through mediapipe's Tasks PoseLandmarker, one crop per box (CPU)."""
 
     name = "blazepose"
+    precision = "fp32"
 
     def __init__(
         self,
-        model_complexity: int = 1,
-        static_image_mode: bool = False,
         min_detection_confidence: float = 0.5,
-        min_tracking_confidence: float = 0.5,
+        min_presence_confidence: float = 0.5,
+        crop_margin: float = CROP_MARGIN,
+        cache_dir: str | Path | None = None,
     ) -> None:
-        if model_complexity not in (0, 1, 2):
-            raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity}")
+        if crop_margin < 0.0:
+            raise ValueError(f"crop_margin must be >= 0, got {crop_margin}")
         try:
             import mediapipe as mp
-            from mediapipe.python.solution_base import SolutionBase
+            from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as exc:
             raise ImportError(
                 f"the blazepose backend needs mediapipe ({exc}); install it with: {MEDIAPIPE_FIX}"
             ) from exc
-        model_file = _model_file(mp, model_complexity)
-        if not os.path.isfile(model_file):
-            # mediapipe would try to download it, which fails offline with an obscure error.
-            raise FileNotFoundError(
-                f"model_complexity={model_complexity} needs {model_file}, which the mediapipe "
-                "wheel does not ship (mediapipe downloads it on first use); use "
-                "model_complexity=1 or place the file there"
-            )
-        # mediapipe 0.10.14 calls a protobuf API that warns on every frame.
+        from bodypose3d_ros.core.models.blazepose_task import pose_task_path
+
+        # mediapipe 0.10.14 calls a protobuf API that warns on every call.
         warnings.filterwarnings(
             "ignore", r"SymbolDatabase\.GetPrototype\(\) is deprecated", UserWarning
         )
-        self._pose: Any = mp.solutions.pose.Pose(
-            static_image_mode=static_image_mode,
-            model_complexity=model_complexity,
-            smooth_landmarks=False,  # the pipeline smooths with real time stamps
-            enable_segmentation=False,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence,
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(pose_task_path(mp, cache_dir))),
+            running_mode=vision.RunningMode.IMAGE,  # no state: crops change from call to call
+            num_poses=1,
+            min_pose_detection_confidence=min_detection_confidence,
+            min_pose_presence_confidence=min_presence_confidence,
+            output_segmentation_masks=False,
         )
-        # Pose.process() only wraps SolutionBase.process() and then clears every landmark's
-        # 'presence' field; calling the base directly keeps presence and skips that loop.
-        self._run_graph = SolutionBase.process
+        self._mp: Any = mp
+        self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
+        self.crop_margin = crop_margin
 
     @property
     def description(self) -> str:
         """The runtime in use, for logs and diagnostics."""
-        import mediapipe as mp
-
-        return f"mediapipe {mp.__version__} BlazePose GHUM 3D (TFLite, CPU)"
-
-    precision = "fp32"
+        return f"mediapipe {self._mp.__version__} BlazePose GHUM 3D (Tasks, TFLite, CPU)"
 
     def estimate(
         self, image_bgr: np.ndarray, boxes: Sequence[Box], intrinsics: Intrinsics
     ) -> list[Pose25D]:
-        """The most prominent person's 2.5D keypoints, or [] if none. ``boxes`` is ignored;
-        so are the intrinsics (BlazePose's depth is relative, the lift applies K)."""
-        if self._pose is None:
+        """One person per box where the model finds one (no boxes: the whole image).
+
+        The intrinsics are not needed (BlazePose's depth is relative; the lift applies K).
+        """
+        if self._landmarker is None:
             raise RuntimeError("BlazePoseModel is closed")
-        height, width = image_bgr.shape[:2]
-        rgb = _to_rgb(image_bgr)
-        result = self._run_graph(self._pose, {"image": rgb})
-        if result.pose_landmarks is None or result.pose_world_landmarks is None:
-            return []
-        landmarks = result.pose_landmarks.landmark
-        image_lm = np.array([(p.x, p.y, p.visibility, p.presence) for p in landmarks])
-        # visibility: not occluded; presence: inside the image. Older graphs leave presence unset.
-        if landmarks[0].HasField("presence"):
-            image_lm[:, 2] = np.minimum(image_lm[:, 2], image_lm[:, 3])
-        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
-        pose = landmarks_to_pose25d(image_lm[:, :3], world, width, height)
-        return [] if pose is None else [pose]
+        rgb = to_rgb(image_bgr)
+        height, width = rgb.shape[:2]
+        poses: list[Pose25D] = []
+        for box in boxes or [Box.full_image(width, height)]:
+            square, visible = crop_regions(box, width, height, self.crop_margin)
+            if visible.width < 1.0:
+                continue
+            pose = self._estimate_crop(rgb, square, visible)
+            if pose is not None:
+                poses.append(pose)
+        return poses
+
+    def _estimate_crop(self, rgb: np.ndarray, square: Box, visible: Box) -> Pose25D | None:
+        crop, _ = _cut_square(rgb, square, visible)
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=crop)
+        result = self._landmarker.detect(image)
+        if not result.pose_landmarks or not result.pose_world_landmarks:
+            return None
+        image_lm = np.array(
+            [(p.x, p.y, min(p.visibility or 0.0, p.presence or 0.0))
+             for p in result.pose_landmarks[0]]
+        )  # fmt: skip
+        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[0]])
+        return landmarks_to_pose25d(
+            image_lm, world, square.width, square.height, (square.x, square.y), visible
+        )
 
     def reset(self) -> None:
-        """Forget the person tracked from the previous frame (start of a new video or stream)."""
-        if self._pose is not None:
-            self._pose.reset()
+        """Nothing to forget: every call is independent (tracking lives in the pipeline)."""
 
     def close(self) -> None:
-        """Release the mediapipe graph; safe to call twice."""
-        if self._pose is not None:
-            self._pose.close()
-            self._pose = None
-
-
-def _to_rgb(image: np.ndarray) -> np.ndarray:
-    """mediapipe wants contiguous 8-bit RGB; accept BGR, BGRA and grey images."""
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected an 8-bit image, got dtype {image.dtype}")
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    raise ValueError(f"expected a BGR, BGRA or grey image, got shape {image.shape}")
+        """Release the landmarker; safe to call twice."""
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from bodypose3d_ros.core.crop import K_INV_MODES, NORMALIZATIONS, crop_to_image, prepare_batch
 from bodypose3d_ros.core.engines.base import InferenceEngine
 from bodypose3d_ros.core.intrinsics import Intrinsics
-from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
+from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS, person_score
 from bodypose3d_ros.core.types import Box, Pose25D
 
 POSE25D: str = "pose25d"
@@ -70,7 +70,7 @@ class BodyPose3DNetModel:
                     z_rel=row[:, 2].astype(np.float64),
                     confidence=confidence,
                     box=crop,
-                    score=float(confidence.mean()),
+                    score=person_score(confidence),
                 )
             )
         return poses

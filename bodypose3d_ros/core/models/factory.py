@@ -21,14 +21,13 @@ def create_model(
     force_engine_rebuild: bool = False,
     normalization: str = "bgr_unit",
     k_inv_mode: str = "crop_camera",
-    static_image_mode: bool = False,
     log: Callable[[str], None] = print,
 ) -> PoseModel:
     """Load the model for ``backend``; raise ModelLoadError/ValueError with a fix-naming message."""
     if backend == "blazepose":
         from bodypose3d_ros.core.models.blazepose import BlazePoseModel
 
-        return BlazePoseModel(static_image_mode=static_image_mode)
+        return BlazePoseModel()
     if backend == "bodypose3dnet":
         if not model_path:
             raise ModelLoadError(

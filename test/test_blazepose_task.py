@@ -1,0 +1,89 @@
+"""BlazePose's Tasks bundle: built from the mediapipe wheel, cached, rebuilt when damaged, and
+giving the same answer as mediapipe's legacy pose solution."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from bodypose3d_ros.core.models.blazepose_task import BUNDLE_ENTRIES, pose_task_path
+
+mp: Any = pytest.importorskip("mediapipe", reason="mediapipe==0.10.14 is not installed")
+
+
+def test_bundle_is_an_uncompressed_zip_of_the_two_networks_with_image_metadata(
+    tmp_path: Path,
+) -> None:
+    path = pose_task_path(mp, tmp_path)
+    assert path.parent == tmp_path
+    with zipfile.ZipFile(path) as bundle:
+        infos = {info.filename: info for info in bundle.infolist()}
+        assert sorted(infos) == ["pose_detector.tflite", "pose_landmarks_detector.tflite"]
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in infos.values())
+        for entry, (_, mean, std) in BUNDLE_ENTRIES.items():
+            (image_input,) = _input_metadata(bundle.read(entry))
+            assert image_input["name"] == "image"
+            assert image_input["content"]["content_properties"]["color_space"] == "RGB"
+            (unit,) = image_input["process_units"]
+            assert unit["options_type"] == "NormalizationOptions"
+            assert unit["options"] == {"mean": [mean], "std": [std]}
+    assert [e[1:] for e in BUNDLE_ENTRIES.values()] == [(127.5, 127.5), (0.0, 255.0)]
+    assert not list(tmp_path.glob(".*.tmp")), "no temporary file left behind"
+
+
+def _input_metadata(model: bytes) -> list[dict[str, Any]]:
+    """The input tensors' metadata as mediapipe's own reader reports it."""
+    from mediapipe.tasks.python.metadata import metadata
+
+    shown = json.loads(metadata.MetadataDisplayer.with_model_buffer(model).get_metadata_json())
+    inputs: list[dict[str, Any]] = shown["subgraph_metadata"][0]["input_tensor_metadata"]
+    return inputs
+
+
+def test_bundle_is_built_once_and_rebuilt_when_damaged(tmp_path: Path) -> None:
+    path = pose_task_path(mp, tmp_path)
+    built = path.stat().st_mtime_ns
+    assert pose_task_path(mp, tmp_path) == path
+    assert path.stat().st_mtime_ns == built, "a sound bundle is reused, not rebuilt"
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])  # truncated, e.g. a full disk
+    assert pose_task_path(mp, tmp_path) == path
+    assert path.read_bytes() == good
+    damaged = bytearray(good)
+    damaged[len(good) // 2] ^= 0xFF  # one flipped byte inside a network
+    path.write_bytes(bytes(damaged))
+    pose_task_path(mp, tmp_path)
+    assert path.read_bytes() == good
+
+
+def test_tasks_world_landmarks_match_the_legacy_solution(
+    person_image_path: Path, model_cache_dir: Path
+) -> None:
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    rgb = cv2.cvtColor(cv2.imread(str(person_image_path)), cv2.COLOR_BGR2RGB)
+    options = vision.PoseLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(pose_task_path(mp, model_cache_dir))),
+        running_mode=vision.RunningMode.IMAGE,
+    )
+    with vision.PoseLandmarker.create_from_options(options) as landmarker:
+        result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    assert len(result.pose_world_landmarks) == 1
+    tasks = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[0]])
+
+    # The legacy solution, used here only as the reference the bundle must reproduce.
+    with mp.solutions.pose.Pose(
+        static_image_mode=True, model_complexity=1, smooth_landmarks=False
+    ) as legacy:
+        reference = legacy.process(rgb).pose_world_landmarks
+    assert reference is not None
+    legacy_world = np.array([(p.x, p.y, p.z) for p in reference.landmark])
+    assert tasks.shape == legacy_world.shape == (33, 3)
+    assert np.abs(tasks - legacy_world).max() <= 1e-4  # 0.1 mm
+    assert np.ptp(tasks[:, 1]) > 1.0, "a standing person spans over a metre"
