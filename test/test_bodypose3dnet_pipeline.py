@@ -21,7 +21,7 @@ from bodypose3d_ros.core.engines.bodypose3dnet_io import INPUT_SPECS, OUTPUT_SPE
 from bodypose3d_ros.core.engines.onnxruntime_engine import OnnxRuntimeEngine
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel, ModelOutputError
-from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
+from bodypose3d_ros.core.skeleton import BODY_JOINTS, NUM_KEYPOINTS
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import (
     DEPTH_PER_MM,
@@ -122,7 +122,8 @@ def _assert_found(model: BodyPose3DNetModel, scene: Scene) -> None:
         np.testing.assert_allclose(pose.confidence[drawn], _expected_confidence(), rtol=0.05)
         assert np.all(pose.confidence[~drawn] == 0.0)  # outside the image: black, not smeared
         np.testing.assert_allclose(pose.z_rel, Z_REL_TABLE, rtol=1e-6)  # limb row filled
-        assert pose.score == pytest.approx(float(np.mean(pose.confidence)))
+        # The score is the body's mean confidence (skeleton.BODY_JOINTS), as for BlazePose.
+        assert pose.score == pytest.approx(float(np.mean(pose.confidence[BODY_JOINTS])))
 
 
 @pytest.mark.parametrize("people", [1, 8])
