@@ -158,12 +158,6 @@ def test_degenerate_world_pose_gives_none() -> None:
     assert landmarks_to_pose25d(image, np.zeros((33, 3)), 100, 100) is None
 
 
-def test_landmark_order_matches_mediapipe() -> None:
-    mp = pytest.importorskip("mediapipe", reason="mediapipe==0.10.14 is not installed")
-    names = tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)
-    assert names == BLAZEPOSE_LANDMARK_NAMES
-
-
 # --- construction and errors ---------------------------------------------------------------
 
 
@@ -314,6 +308,25 @@ def test_crop_regions_square_the_grown_box_cut_to_the_image() -> None:
     # A box wholly outside the image gives nothing to look at.
     _, visible = crop_regions(Box(700, 10, 50, 100), 640, 480)
     assert visible.width == 0
+
+
+def test_crop_shows_only_the_grown_box_and_is_black_elsewhere() -> None:
+    from bodypose3d_ros.core.models.blazepose import MAX_CROP_SIDE, _cut_square
+
+    image = np.full((480, 640, 3), 200, np.uint8)
+    square, visible = crop_regions(Box(300, 100, 50, 150), 640, 480, margin=0.2)
+    crop = _cut_square(image, square, visible)
+    side = crop.shape[0]
+    assert crop.shape == (side, side, 3)
+    assert side == round(square.width)  # 210 px: not scaled
+    x0 = round(visible.x - square.x)
+    x1 = x0 + round(visible.width)
+    assert np.all(crop[:, x0 + 1 : x1 - 1] == 200)  # the visible strip, full height
+    assert np.all(crop[:, : x0 - 1] == 0)
+    assert np.all(crop[:, x1 + 1 :] == 0)  # the neighbours beside it are blacked out
+    # A big box is scaled down to MAX_CROP_SIDE.
+    square, visible = crop_regions(Box(0, 0, 640, 480), 640, 480)
+    assert _cut_square(image, square, visible).shape == (MAX_CROP_SIDE, MAX_CROP_SIDE, 3)
 
 
 def test_crop_keypoints_map_back_to_the_source_image(

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bodypose3d_ros.core.models.blazepose import BLAZEPOSE_LANDMARK_NAMES
 from bodypose3d_ros.core.models.blazepose_task import BUNDLE_ENTRIES, pose_task_path
 
 mp: Any = pytest.importorskip("mediapipe", reason="mediapipe==0.10.14 is not installed")
@@ -87,3 +88,7 @@ def test_tasks_world_landmarks_match_the_legacy_solution(
     assert tasks.shape == legacy_world.shape == (33, 3)
     assert np.abs(tasks - legacy_world).max() <= 1e-4  # 0.1 mm
     assert np.ptp(tasks[:, 1]) > 1.0, "a standing person spans over a metre"
+    # Both APIs use the same landmark order, which the 33 -> 34 mapping relies on (the Tasks
+    # API has no enum of its own for it).
+    names = tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)
+    assert names == BLAZEPOSE_LANDMARK_NAMES

@@ -183,9 +183,8 @@ def crop_regions(box: Box, width: int, height: int, margin: float = CROP_MARGIN)
     return square, Box(x0, y0, x1 - x0, y1 - y0)
 
 
-def _cut_square(rgb: np.ndarray, square: Box, visible: Box) -> tuple[np.ndarray, float]:
-    """The square's pixels (at most MAX_CROP_SIDE wide), black outside ``visible``, and its
-    scale (crop pixels per source pixel)."""
+def _cut_square(rgb: np.ndarray, square: Box, visible: Box) -> np.ndarray:
+    """The square's pixels, scaled to at most MAX_CROP_SIDE wide, black outside ``visible``."""
     size = max(1, min(MAX_CROP_SIDE, math.ceil(square.width)))
     scale = size / square.width
     # Only the visible part is resampled; the rest of the square stays black.
@@ -204,7 +203,7 @@ def _cut_square(rgb: np.ndarray, square: Box, visible: Box) -> tuple[np.ndarray,
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
         )  # fmt: skip
-    return crop, scale
+    return crop
 
 
 class BlazePoseModel:
@@ -274,7 +273,7 @@ class BlazePoseModel:
         return poses
 
     def _estimate_crop(self, rgb: np.ndarray, square: Box, visible: Box) -> Pose25D | None:
-        crop, _ = _cut_square(rgb, square, visible)
+        crop = _cut_square(rgb, square, visible)
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=crop)
         result = self._landmarker.detect(image)
         if not result.pose_landmarks or not result.pose_world_landmarks:
