@@ -35,7 +35,7 @@ def measure_undistortion(
 
     h, w = photo.shape[:2]
     intrinsics = default_intrinsics(w, h)
-    model = create_model("blazepose", None, static_image_mode=True)
+    model = create_model("blazepose", None)
     try:
         poses = model.estimate(photo, [], intrinsics)
     finally:

@@ -87,7 +87,7 @@ def pipeline_on_photo(person_image_path: Path):  # type: ignore[no-untyped-def]
 
     image = cv2.imread(str(person_image_path))
     assert image is not None
-    model = create_model("blazepose", None, static_image_mode=True)
+    model = create_model("blazepose", None)
     yield image, model
     model.close()
 
