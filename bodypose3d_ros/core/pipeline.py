@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from bodypose3d_ros.core.depth_fusion import DepthFusionConfig, anchor_person
+from bodypose3d_ros.core.depth_image import DepthImage
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.lifting import lift_pose
 from bodypose3d_ros.core.smoothing import (
@@ -59,6 +61,7 @@ class PipelineConfig:
     root_depth_filter: OneEuroParams = ROOT_DEPTH_PARAMS
     tracker: TrackerParams = field(default_factory=TrackerParams)
     min_lift_confidence: float = 0.0
+    depth_fusion: DepthFusionConfig = field(default_factory=DepthFusionConfig)
 
 
 @dataclass
@@ -90,8 +93,19 @@ class PosePipeline:
             uv=c.uv_filter, z_rel=c.z_rel_filter, root=c.root_depth_filter, enabled=c.smoothing
         )
 
-    def process(self, image_bgr: np.ndarray, intrinsics: Intrinsics, stamp: float) -> FrameResult:
-        """Run one image through the pipeline; ``stamp`` (seconds) drives the smoothing filters."""
+    def process(
+        self,
+        image_bgr: np.ndarray,
+        intrinsics: Intrinsics,
+        stamp: float,
+        depth: DepthImage | None = None,
+    ) -> FrameResult:
+        """Run one image through the pipeline; ``stamp`` (seconds) drives the smoothing filters.
+
+        With a ``depth`` image registered to ``image_bgr``, each person is anchored at the measured
+        distance (``depth_fusion``); without one, or where it has too little on a person, the
+        limb-length lift's distance stays.
+        """
         height, width = image_bgr.shape[:2]
         t0 = time.perf_counter()
         boxes = self._tracker.boxes_for_frame(width, height)
@@ -110,11 +124,15 @@ class PosePipeline:
         lost = self._tracker.lost_ids
         self._smoothers.retain(self._tracker.active_ids)
         t2 = time.perf_counter()
+        timings = {"model": (t1 - t0) * 1e3, "lift": (t2 - t1) * 1e3}
+        if depth is not None:
+            people = [
+                anchor_person(p, depth, width, height, self.config.depth_fusion)[0]
+                for p in people
+            ]
+            timings["depth"] = (time.perf_counter() - t2) * 1e3
         return FrameResult(
-            people=people,
-            lost_ids=list(lost),
-            timings_ms={"model": (t1 - t0) * 1e3, "lift": (t2 - t1) * 1e3},
-            lift_failures=lift_failures,
+            people=people, lost_ids=list(lost), timings_ms=timings, lift_failures=lift_failures
         )
 
     def _lift(

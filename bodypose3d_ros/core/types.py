@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+
+# Where a person's absolute (pelvis) depth came from: the limb-length lift, or a depth image.
+RootDepthSource = Literal["limb_lengths", "depth"]
+ROOT_DEPTH_LIMB_LENGTHS: Final = "limb_lengths"
+ROOT_DEPTH_DEPTH_IMAGE: Final = "depth"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class Person3D:
     """One person's metric skeleton in the camera optical frame (x right, y down, z forward).
 
     ``xyz`` (34, 3) metres; keypoints that could not be lifted have confidence 0.
+    ``root_depth_source`` says what fixed the skeleton's distance (see ``RootDepthSource``).
     """
 
     id: str
@@ -58,4 +65,5 @@ class Person3D:
     xyz: FloatArray
     confidence: FloatArray
     root_depth: float = float("nan")
+    root_depth_source: RootDepthSource = "limb_lengths"
     extras: dict[str, float] = field(default_factory=dict)
