@@ -28,6 +28,12 @@ from bodypose3d_ros.core.camera_calibration import (
     CameraCalibration,
     load_camera_calibration,
 )
+from bodypose3d_ros.core.depth_image import (
+    DepthImage,
+    DepthImageError,
+    read_depth_png,
+    registered_to,
+)
 from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
 from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.models.factory import BACKENDS, create_model
@@ -66,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-smoothing", action="store_true", help="do not smooth keypoints across video frames"
     )
+    parser.add_argument(
+        "--depth",
+        type=Path,
+        metavar="FILE.png",
+        help="16-bit PNG depth in millimetres (0 = invalid) registered to the one input image: "
+        "people are anchored at the measured distance",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files")
     return parser
@@ -88,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except CalibrationFileError as exc:
             return _fail(f"--camera-info {args.camera_info}: {exc}")
     args.calibration = calibration
+    if args.depth is not None and len(args.inputs) != 1:
+        parser.error("--depth goes with exactly one input image")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -181,11 +196,31 @@ class _Runner:
         finally:
             capture.release()
 
+    def _depth_for(self, width: int, height: int) -> DepthImage | None:
+        """The ``--depth`` image, checked against the colour image it must be registered to."""
+        if self._args.depth is None:
+            return None
+        try:
+            depth = read_depth_png(self._args.depth)
+        except DepthImageError as exc:
+            raise InputError(str(exc)) from exc
+        if not registered_to(depth, width, height):
+            raise InputError(
+                f"--depth {self._args.depth.name} is {depth.width}x{depth.height}: not registered "
+                f"to the {width}x{height} image (another aspect ratio)"
+            )
+        return depth
+
     def _run(
-        self, pipeline: PosePipeline, image: np.ndarray, k: Intrinsics, stamp: float
+        self,
+        pipeline: PosePipeline,
+        image: np.ndarray,
+        k: Intrinsics,
+        stamp: float,
+        depth: DepthImage | None = None,
     ) -> FrameResult:
         try:
-            return pipeline.process(image, k, stamp)
+            return pipeline.process(image, k, stamp, depth)
         except Exception as exc:  # a model failure is not a property of this one input
             raise _ModelError(f"the {self._args.backend} model failed: {exc}") from exc
 
@@ -195,7 +230,8 @@ class _Runner:
         # A fresh pipeline per image: nothing tracked or smoothed across unrelated pictures.
         pipeline = PosePipeline(self.model(), PipelineConfig(smoothing=False))
         t0 = time.perf_counter()
-        result = self._run(pipeline, image, k, 0.0)
+        depth = self._depth_for(width, height)
+        result = self._run(pipeline, image, k, 0.0, depth)
         elapsed_ms = (time.perf_counter() - t0) * 1e3
         out = self._args.out
         record = frame_to_json(path.name, width, height, pipeline.model.name, k, result.people)
@@ -206,6 +242,8 @@ class _Runner:
         print(f"{path.name}: {_describe(result.people)}, {elapsed_ms:.0f} ms -> {json_path}")
 
     def _video(self, path: Path, capture: cv2.VideoCapture, first: np.ndarray) -> None:
+        if self._args.depth is not None:
+            raise InputError("--depth is one depth image for one image, not for a video")
         fps = float(capture.get(cv2.CAP_PROP_FPS))
         if not (math.isfinite(fps) and fps > 0):
             print(f"note: {path.name}: unknown frame rate, assuming {FALLBACK_FPS} fps",
@@ -309,7 +347,9 @@ def _describe(people: Sequence[Person3D]) -> str:
     z = [float(p.xyz[skeleton.INDEX["pelvis"], 2]) for p in people]
     depths = [d for d in z if math.isfinite(d)]
     nearest = f", nearest pelvis {min(depths):.2f} m away" if depths else ""
-    return f"{len(people)} person(s){nearest}"
+    measured = sum(1 for p in people if p.root_depth_source == "depth")
+    source = f" ({measured} anchored by the depth image)" if measured else ""
+    return f"{len(people)} person(s){nearest}{source}"
 
 
 def _error(message: str) -> None:

@@ -42,6 +42,7 @@ from bodypose3d_ros.ros.conversions import (
     image_to_bgr,
     people_to_pose_array,
 )
+from bodypose3d_ros.ros.depth_input import DepthInput
 from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
 from bodypose3d_ros.ros.markers import MarkerBuilder
 from bodypose3d_ros.ros.parameters import (
@@ -109,6 +110,9 @@ class BodyPose3DNode(LifecycleNode):
         self._processing = LatencyStats()
         self._received = self._processed = self._rejected = 0
         self._recent_rejects = RateMeter()
+        self._depth = DepthInput(
+            self.get_logger(), self.resolve_topic_name("depth"), self._note_bad_depth
+        )
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
 
@@ -186,6 +190,12 @@ class BodyPose3DNode(LifecycleNode):
         self._inputs.append(
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
         )
+        if p.use_depth:  # best effort, as RGB-D drivers publish depth
+            self._inputs.append(
+                self.create_subscription(
+                    Image, "depth", self._depth.on_message, qos_profile_sensor_data
+                )
+            )
         self._slot.reopen()
         self._worker = threading.Thread(target=self._work, name="bodypose3d_worker", daemon=True)
         self._worker.start()
@@ -220,6 +230,7 @@ class BodyPose3DNode(LifecycleNode):
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
         self._inputs.clear()
+        self._depth.clear()
 
     def _fail(self, message: str) -> None:
         self._model_status = f"error: {message}"
@@ -300,7 +311,14 @@ class BodyPose3DNode(LifecycleNode):
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         if stamp <= 0.0:  # some drivers leave stamps empty: smoothing still needs a clock
             stamp = frame.received
-        result = pipeline.process(image, intrinsics, stamp)
+        depth = None
+        if p.use_depth:
+            depth = self._depth.for_frame(
+                msg.header, width, height, p.depth_max_time_offset_s, p.max_image_pixels
+            )
+        result = pipeline.process(image, intrinsics, stamp, depth)
+        if p.use_depth:
+            self._depth.count_people(result.people)
         if result.lift_failures:
             with self._stats_lock:
                 self._people_not_lifted += result.lift_failures
@@ -373,6 +391,12 @@ class BodyPose3DNode(LifecycleNode):
             self._last_error = message
         self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
 
+    def _note_bad_depth(self, message: str) -> None:
+        """A rejected depth frame is recent bad input (the colour frame itself is still served)."""
+        with self._stats_lock:
+            self._recent_rejects.tick(time.monotonic())
+            self._last_error = message
+
     def _delete_markers(self) -> None:
         if self._pub_markers is None or self._markers is None:
             return
@@ -412,6 +436,7 @@ class BodyPose3DNode(LifecycleNode):
                 people_not_lifted=self._people_not_lifted,
                 model_status=self._model_status,
                 lifecycle_state=self._state_label(),
+                depth=self._depth.counters if self.params.use_depth else None,
             )
 
     def _state_label(self) -> str:

@@ -50,7 +50,9 @@ def _node(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
             namespace=_arg(context, "namespace"),
             output="screen",
             parameters=[_arg(context, "params_file"), parameter_overrides(raw)],
-            remappings=remappings_for(_arg(context, "image"), _arg(context, "camera_info")),
+            remappings=remappings_for(
+                _arg(context, "image"), _arg(context, "camera_info"), _arg(context, "depth")
+            ),
         )
     ]
 
@@ -90,6 +92,11 @@ def generate_launch_description() -> LaunchDescription:
             "camera_info",
             default_value="/camera/camera_info",
             description="CameraInfo topic of that image",
+        ),
+        DeclareLaunchArgument(
+            "depth",
+            default_value="/camera/aligned_depth_to_color/image_raw",
+            description="depth image registered to the colour image (read with use_depth:=true)",
         ),
         DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
         DeclareLaunchArgument("node_name", default_value="bodypose3d_node"),

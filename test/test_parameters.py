@@ -219,6 +219,24 @@ def test_remappings_cover_raw_compressed_image_and_camera_info() -> None:
             remappings_for(image, info)
 
 
+def test_depth_topic_is_remapped_when_given() -> None:
+    remaps = remappings_for("/cam/color/image_raw", "/cam/color/camera_info",
+                            "/cam/aligned_depth_to_color/image_raw")  # fmt: skip
+    assert remaps[-1] == ("depth", "/cam/aligned_depth_to_color/image_raw")
+    with pytest.raises(ValueError, match="depth topic"):
+        remappings_for("/image", "/info", "/depth/")
+
+
+def test_depth_parameters_are_validated() -> None:
+    values = defaults()
+    assert values["use_depth"] is False
+    values.update(use_depth=True, depth_max_time_offset_s=0.0)
+    with pytest.raises(ParameterError, match="depth_max_time_offset_s=0.0 must be a finite"):
+        parse_parameters(values)
+    values.update(depth_max_time_offset_s=0.05)
+    assert parse_parameters(values).depth_max_time_offset_s == 0.05
+
+
 def test_launch_file_uses_the_tested_helpers() -> None:
     """The launch file can't run here: check it builds topics with the functions tested above."""
     source = (REPO / "launch" / "bodypose3d.launch.py").read_text()

@@ -18,7 +18,12 @@ import numpy as np
 from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.distortion import DISTORTION_MODELS
 from bodypose3d_ros.core.intrinsics import INTRINSICS_SOURCES, Intrinsics
-from bodypose3d_ros.core.types import Box, Person3D
+from bodypose3d_ros.core.types import (
+    ROOT_DEPTH_DEPTH_IMAGE,
+    ROOT_DEPTH_LIMB_LENGTHS,
+    Box,
+    Person3D,
+)
 
 # Decimal places kept in the file: 0.01 px, 0.1 mm and 1e-4 confidence are well below the noise.
 PIXEL_DECIMALS: Final = 2
@@ -76,6 +81,10 @@ FRAME_SCHEMA: Final[dict[str, Any]] = {
                                 "height": {"type": "integer", "minimum": 0},
                             }
                         ),
+                        # What fixed the distance: the limb-length lift or a depth image.
+                        "root_depth_source": {
+                            "enum": [ROOT_DEPTH_LIMB_LENGTHS, ROOT_DEPTH_DEPTH_IMAGE]
+                        },
                         "keypoints": {
                             "type": "array",
                             "minItems": skeleton.NUM_KEYPOINTS,
@@ -161,6 +170,7 @@ def _person_json(person: Person3D, width: int, height: int) -> dict[str, Any]:
         "id": person.id,
         "score": round(min(max(score, 0.0), 1.0), CONFIDENCE_DECIMALS),
         "roi": roi_json(person.box, width, height),
+        "root_depth_source": person.root_depth_source,
         "keypoints": [
             {"name": name, "u": u, "v": v, "x": x, "y": y, "z": z, "confidence": c}
             for name, (u, v, x, y, z, c) in zip(skeleton.KEYPOINT_NAMES, rows, strict=True)

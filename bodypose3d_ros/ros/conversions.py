@@ -22,6 +22,7 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
+from bodypose3d_ros.core.depth_image import DepthImage, decode_depth
 from bodypose3d_ros.core.image_decode import (
     DEFAULT_MAX_PIXELS,
     BgrImage,
@@ -29,7 +30,13 @@ from bodypose3d_ros.core.image_decode import (
     decode_raw,
 )
 from bodypose3d_ros.core.intrinsics import Intrinsics, intrinsics_from_camera_info
-from bodypose3d_ros.core.types import Box, Person3D
+from bodypose3d_ros.core.types import (
+    ROOT_DEPTH_DEPTH_IMAGE,
+    ROOT_DEPTH_LIMB_LENGTHS,
+    Box,
+    Person3D,
+    RootDepthSource,
+)
 from bodypose3d_ros.msg import Pose3D, Pose3DArray
 
 
@@ -54,6 +61,24 @@ def image_to_bgr(msg: Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> BgrImage:
         is_bigendian=bool(msg.is_bigendian),
         max_pixels=max_pixels,
     )
+
+
+def image_to_depth(msg: Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> DepthImage:
+    """A 16UC1 (mm) or 32FC1 (m) sensor_msgs/Image as a DepthImage; raises DepthImageError."""
+    return decode_depth(
+        msg.data,
+        int(msg.width),
+        int(msg.height),
+        int(msg.step),
+        msg.encoding,
+        is_bigendian=bool(msg.is_bigendian),
+        max_pixels=max_pixels,
+    )
+
+
+def stamp_seconds(header: Header) -> float:
+    """A header's stamp in seconds."""
+    return float(header.stamp.sec) + float(header.stamp.nanosec) * 1e-9
 
 
 def compressed_to_bgr(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_PIXELS) -> BgrImage:
@@ -126,6 +151,16 @@ def _keypoint_rows(person: Person3D) -> list[list[float]]:
     return rows
 
 
+_SOURCE_TO_MSG: dict[str, int] = {
+    ROOT_DEPTH_LIMB_LENGTHS: Pose3D.ROOT_DEPTH_LIMB_LENGTHS,
+    ROOT_DEPTH_DEPTH_IMAGE: Pose3D.ROOT_DEPTH_DEPTH_IMAGE,
+}
+_MSG_TO_SOURCE: dict[int, RootDepthSource] = {
+    Pose3D.ROOT_DEPTH_LIMB_LENGTHS: "limb_lengths",
+    Pose3D.ROOT_DEPTH_DEPTH_IMAGE: "depth",
+}
+
+
 def person_to_pose(header: Header, person: Person3D, image_width: int, image_height: int) -> Pose3D:
     """One Person3D as a Pose3D stamped with (a copy of) ``header``."""
     pose = Pose3D()
@@ -134,6 +169,7 @@ def person_to_pose(header: Header, person: Person3D, image_width: int, image_hei
     score = float(person.score)
     pose.score = score if math.isfinite(score) else 0.0
     pose.roi = box_to_roi(person.box, image_width, image_height)
+    pose.root_depth_source = _SOURCE_TO_MSG[person.root_depth_source]
     keypoints = pose.keypoints
     rows = _keypoint_rows(person)
     if len(rows) != len(keypoints):
@@ -202,6 +238,7 @@ def pose_array_to_people(msg: Pose3DArray) -> list[Person3D]:
                 uv=rows[:, 0:2].copy(),
                 xyz=rows[:, 2:5].copy(),
                 confidence=rows[:, 5].copy(),
+                root_depth_source=_MSG_TO_SOURCE.get(pose.root_depth_source, "limb_lengths"),
             )
         )
     return people

@@ -66,6 +66,28 @@ class DiagnosticsSnapshot:
     """Distinct CameraInfo distortions ignored so far (each one is logged once)."""
     people_not_lifted: int = 0
     """People found whose 3D lift failed (left out of ``poses``, never published as zeros)."""
+    depth: DepthCounters | None = None
+    """Depth fusion's counters, when ``use_depth`` is on."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepthCounters:
+    """How the people's distances were found (totals since the node started)."""
+
+    depth_frames_received: int = 0
+    depth_frames_rejected: int = 0
+    frames_unpaired: int = 0
+    people_from_depth: int = 0
+    people_from_limb_lengths: int = 0
+
+    def values(self) -> list[tuple[str, str]]:
+        return [
+            ("depth frames received", str(self.depth_frames_received)),
+            ("depth frames rejected (bad input)", str(self.depth_frames_rejected)),
+            ("frames without a depth image within the time offset", str(self.frames_unpaired)),
+            ("people with root depth from the depth image", str(self.people_from_depth)),
+            ("people with root depth from limb lengths", str(self.people_from_limb_lengths)),
+        ]
 
 
 def assess(snapshot: DiagnosticsSnapshot) -> tuple[int, str]:
@@ -130,7 +152,7 @@ def snapshot_values(snapshot: DiagnosticsSnapshot) -> list[KeyValue]:
         ("recent bad inputs", str(s.recent_rejects)),
         ("people not lifted", str(s.people_not_lifted)),
         ("last error", s.last_error),
-    )
+    ) + (tuple(s.depth.values()) if s.depth is not None else ())
     return [KeyValue(key=key, value=value) for key, value in pairs]
 
 

@@ -89,15 +89,20 @@ def resolve_topic(topic: str, namespace: str) -> str:
     return f"/{ns}/{topic}" if ns else f"/{topic}"
 
 
-def remappings_for(image: str, camera_info: str) -> list[tuple[str, str]]:
-    """The node's remappings: its image (raw and '/compressed') and CameraInfo inputs."""
+def remappings_for(
+    image: str, camera_info: str, depth: str | None = None
+) -> list[tuple[str, str]]:
+    """The node's remappings: its image (raw and '/compressed'), CameraInfo and depth inputs."""
     _check_topic(image, "image")
     _check_topic(camera_info, "camera_info")
-    return [
+    remaps = [
         ("image", image),
         ("image/compressed", f"{image}/compressed"),
         ("camera_info", camera_info),
     ]
+    if depth is not None:
+        remaps.append(("depth", _check_topic(depth, "depth")))
+    return remaps
 
 
 def rviz_config_for(template: str, namespace: str, image_topic: str) -> str:

@@ -61,6 +61,8 @@ class NodeParameters:
     input_reliability: str = "best_effort"
     max_image_pixels: int = 4096 * 4096
     diagnostics_period_s: float = 1.0
+    use_depth: bool = False
+    depth_max_time_offset_s: float = 0.04
     autostart: bool = True
 
     @property
@@ -126,6 +128,11 @@ DESCRIPTIONS: dict[str, str] = {
     "input_reliability": f"QoS reliability of the inputs: {' | '.join(RELIABILITIES)}",
     "max_image_pixels": "images larger than this are rejected as bad input",
     "diagnostics_period_s": "period of /diagnostics messages",
+    "use_depth": "anchor each person at the distance measured by the registered depth image on "
+    "'depth' (sensor_msgs/Image 16UC1 mm or 32FC1 m, e.g. aligned_depth_to_color)",
+    "depth_max_time_offset_s": "a colour frame pairs with the depth frame nearest in stamp "
+    "within this offset [s] (waiting at most this long for a late one); further: that frame keeps "
+    "the limb-length distance",
     "autostart": "configure and activate on start (false: wait for lifecycle transitions)",
 }
 
@@ -173,7 +180,7 @@ def parse_parameters(values: dict[str, Any]) -> NodeParameters:
     positive = ("max_batch_size", "max_image_pixels", "default_focal_ratio", "diagnostics_period_s",
                 "person_min_keypoints", "max_people", "smoothing_d_cutoff",
                 "smoothing_uv_min_cutoff", "smoothing_z_rel_min_cutoff",
-                "smoothing_root_min_cutoff")  # fmt: skip
+                "smoothing_root_min_cutoff", "depth_max_time_offset_s")  # fmt: skip
     for name in positive:
         if not (math.isfinite(values[name]) and values[name] > 0):
             problems.append(f"{name}={values[name]!r} must be a finite number > 0")

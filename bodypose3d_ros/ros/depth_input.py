@@ -1,0 +1,99 @@
+"""The node's depth input: buffer depth frames, pair them with colour frames, count what happened.
+
+Kept out of the node so the node only hands over messages: pairing is the core's
+:class:`DepthPairer`, decoding the core's ``decode_depth``; this class adds the ROS message
+fields, the throttled logs and the counters that /diagnostics shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from bodypose3d_ros.core.depth_image import DepthImage, DepthImageError, registered_to
+from bodypose3d_ros.core.depth_pairing import DepthPairer
+from bodypose3d_ros.core.types import ROOT_DEPTH_DEPTH_IMAGE, Person3D
+from bodypose3d_ros.ros.conversions import image_to_depth, stamp_seconds
+from bodypose3d_ros.ros.diagnostics import DepthCounters
+
+LOG_THROTTLE_S = 5.0
+
+
+class DepthInput:
+    """Depth frames in (executor thread), the paired DepthImage out (worker thread).
+
+    ``logger`` is the node's logger; ``on_bad_input`` is told about every rejected depth frame
+    (the node counts it as recent bad input, so /diagnostics warns).
+    """
+
+    def __init__(
+        self, logger: Any, topic: str, on_bad_input: Callable[[str], None] | None = None
+    ) -> None:
+        self._logger = logger
+        self._topic = topic
+        self._on_bad_input = on_bad_input
+        self._pairer: DepthPairer[Image] = DepthPairer()
+        self._lock = threading.Lock()
+        self._counters = DepthCounters()
+
+    @property
+    def counters(self) -> DepthCounters:
+        with self._lock:
+            return self._counters
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            c = self._counters
+            self._counters = dataclasses.replace(
+                c, **{name: getattr(c, name) + n for name, n in increments.items()}
+            )
+
+    def on_message(self, msg: Image) -> None:
+        """A depth frame arrived: keep it for pairing (decoded only if a colour frame takes it)."""
+        self._pairer.add(stamp_seconds(msg.header), msg)
+        self._count(depth_frames_received=1)
+
+    def clear(self) -> None:
+        self._pairer.clear()
+
+    def for_frame(
+        self, header: Header, width: int, height: int, max_offset_s: float, max_pixels: int
+    ) -> DepthImage | None:
+        """The depth image paired with this colour frame, or None (counted, and logged why)."""
+        pairing = self._pairer.pair(stamp_seconds(header), max_offset_s, wait_s=max_offset_s)
+        if pairing.item is None:
+            self._count(frames_unpaired=1)
+            self._logger.info(
+                f"no depth for this frame: {pairing.reason}; using the limb-length distance",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
+            return None
+        try:
+            depth = image_to_depth(pairing.item, max_pixels)
+            if not registered_to(depth, width, height):
+                raise DepthImageError(
+                    f"depth image {depth.width}x{depth.height} has another aspect ratio than "
+                    f"the {width}x{height} colour image: it is not registered to it"
+                )
+        except DepthImageError as error:
+            self._count(depth_frames_rejected=1)
+            message = f"bad depth image on '{self._topic}': {error}"
+            self._logger.warning(
+                f"{message}; using the limb-length distance", throttle_duration_sec=LOG_THROTTLE_S
+            )
+            if self._on_bad_input is not None:
+                self._on_bad_input(message)
+            return None
+        return depth
+
+    def count_people(self, people: Sequence[Person3D]) -> None:
+        """Count each person's root depth source."""
+        from_depth = sum(1 for p in people if p.root_depth_source == ROOT_DEPTH_DEPTH_IMAGE)
+        self._count(
+            people_from_depth=from_depth, people_from_limb_lengths=len(people) - from_depth
+        )
