@@ -190,11 +190,9 @@ class BodyPose3DNode(LifecycleNode):
         self._inputs.append(
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
         )
-        if p.use_depth:  # best effort, as RGB-D drivers publish depth
+        if p.use_depth:  # same QoS as the colour image: best effort by default, as drivers publish
             self._inputs.append(
-                self.create_subscription(
-                    Image, "depth", self._depth.on_message, qos_profile_sensor_data
-                )
+                self.create_subscription(Image, "depth", self._depth.on_message, qos)
             )
         self._slot.reopen()
         self._worker = threading.Thread(target=self._work, name="bodypose3d_worker", daemon=True)

@@ -231,7 +231,7 @@ def test_depth_parameters_are_validated() -> None:
     values = defaults()
     assert values["use_depth"] is False
     values.update(use_depth=True, depth_max_time_offset_s=0.0)
-    with pytest.raises(ParameterError, match="depth_max_time_offset_s=0.0 must be a finite"):
+    with pytest.raises(ParameterError, match=r"depth_max_time_offset_s=0\.0 must be a finite"):
         parse_parameters(values)
     values.update(depth_max_time_offset_s=0.05)
     assert parse_parameters(values).depth_max_time_offset_s == 0.05

@@ -151,3 +151,20 @@ def test_schema_rejects_broken_records(mutate: str) -> None:
     validate_frame_json(_record(frame=0, stamp=0.0))  # the unbroken one passes
     with pytest.raises(jsonschema.ValidationError):
         validate_frame_json(_broken(mutate))
+
+
+def test_person_says_where_its_distance_came_from() -> None:
+    import dataclasses
+
+    import jsonschema
+
+    anchored = dataclasses.replace(_person(), root_depth_source="depth")
+    record = frame_to_json("cam.png", 640, 480, "blazepose", INTRINSICS, [_person(), anchored])
+    validate_frame_json(record)
+    assert [p["root_depth_source"] for p in record["people"]] == ["limb_lengths", "depth"]
+    record["people"][0]["root_depth_source"] = "guess"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_frame_json(record)
+    del record["people"][0]["root_depth_source"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_frame_json(record)

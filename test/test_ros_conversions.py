@@ -14,7 +14,7 @@ from ros_fixtures import run_with_field_checks, spin_until
 pytest.importorskip("rclpy", reason="rclpy missing: run the tests via tools/with-env")
 pytest.importorskip("bodypose3d_ros.msg", reason="messages not built: use tools/with-env")
 
-from bodypose3d_ros.msg import Pose3DArray
+from bodypose3d_ros.msg import Pose3D, Pose3DArray
 from builtin_interfaces.msg import Time
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -29,6 +29,7 @@ from bodypose3d_ros.ros.conversions import (
     compressed_to_bgr,
     image_to_bgr,
     people_to_pose_array,
+    pose_array_to_people,
 )
 
 PAD = 5  # bytes of padding at the end of every row
@@ -342,3 +343,36 @@ def test_pose_array_back_to_people_is_lossless_to_float32() -> None:
     np.testing.assert_allclose(got.uv, person.uv, rtol=1e-6)  # float32 in the message
     np.testing.assert_allclose(got.xyz, person.xyz, rtol=1e-12)  # float64 Point
     np.testing.assert_allclose(got.confidence, person.confidence, rtol=1e-6)
+
+
+def test_root_depth_source_is_published_and_read_back() -> None:
+    import dataclasses
+
+    header = Header(stamp=Time(sec=5, nanosec=0), frame_id="cam_optical")
+    lifted = _person("body_1", 3, Box(0.0, 0.0, 10.0, 10.0))
+    anchored = dataclasses.replace(lifted, id="body_2", root_depth_source="depth")
+    out = people_to_pose_array(header, [lifted, anchored], 640, 480)
+    assert [p.root_depth_source for p in out.poses] == [
+        Pose3D.ROOT_DEPTH_LIMB_LENGTHS, Pose3D.ROOT_DEPTH_DEPTH_IMAGE
+    ]  # fmt: skip
+    assert (Pose3D.ROOT_DEPTH_LIMB_LENGTHS, Pose3D.ROOT_DEPTH_DEPTH_IMAGE) == (0, 1)
+    back = pose_array_to_people(out)
+    assert [p.root_depth_source for p in back] == ["limb_lengths", "depth"]
+
+
+def test_depth_image_message_decodes_to_metres() -> None:
+    from bodypose3d_ros.core.depth_image import DepthImageError
+    from bodypose3d_ros.ros.conversions import image_to_depth, stamp_seconds
+
+    msg = Image()
+    msg.header.stamp = Time(sec=12, nanosec=500_000_000)
+    msg.height, msg.width, msg.encoding, msg.step = 2, 3, "16UC1", 6
+    msg.data = np.array([[0, 1000, 2000], [3000, 4000, 65535]], np.uint16).tobytes()
+    depth = image_to_depth(msg)
+    metres = depth.metres(depth.values)
+    assert np.isnan(metres[0, 0])
+    assert metres[1, 2] == pytest.approx(65.535)
+    assert stamp_seconds(msg.header) == 12.5
+    msg.encoding = "bgr8"
+    with pytest.raises(DepthImageError, match="not supported"):
+        image_to_depth(msg)

@@ -108,9 +108,7 @@ def _failed(reason: str, valid: int = 0, kept: int = 0) -> DepthAnchor:
 
 def _torso_size_px(uv: FloatArray, usable: npt.NDArray[np.bool_]) -> float:
     """The largest confident torso distance in the image (pixels), a size for the windows."""
-    sizes = [
-        float(np.hypot(*(uv[a] - uv[b]))) for a, b in _SIZE_PAIRS if usable[a] and usable[b]
-    ]
+    sizes = [float(np.hypot(*(uv[a] - uv[b]))) for a, b in _SIZE_PAIRS if usable[a] and usable[b]]
     return max(sizes, default=0.0)
 
 
@@ -171,7 +169,9 @@ def measure_anchor(
     spread = _MAD_TO_SIGMA * float(np.median(np.abs(near - centre)))
     kept = near[np.abs(near - centre) <= max(c.mad_gate * spread, c.min_gate_m)]
     if kept.size < c.min_samples:
-        return _failed(f"{kept.size} consistent depth samples (< {c.min_samples})", valid, kept.size)
+        return _failed(
+            f"{kept.size} consistent depth samples (< {c.min_samples})", valid, kept.size
+        )
     pelvis_depth = float(np.median(kept))
     scale = pelvis_depth / z_pelvis
     if not c.scale_range[0] <= scale <= c.scale_range[1]:

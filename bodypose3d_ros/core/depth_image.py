@@ -89,8 +89,8 @@ def decode_depth(
     rows = np.lib.stride_tricks.as_strided(
         raw, shape=(height, width * item), strides=(step, 1), writeable=False
     )
-    order = ">" if is_bigendian else "<"
-    values = np.ascontiguousarray(rows).view(np.dtype(dtype).newbyteorder(order))
+    stored = np.dtype(dtype).newbyteorder(">" if is_bigendian else "<")
+    values = np.ascontiguousarray(rows).view(stored)
     return DepthImage(values=values.reshape(height, width), metres_per_unit=scale)
 
 

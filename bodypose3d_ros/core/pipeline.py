@@ -127,8 +127,7 @@ class PosePipeline:
         timings = {"model": (t1 - t0) * 1e3, "lift": (t2 - t1) * 1e3}
         if depth is not None:
             people = [
-                anchor_person(p, depth, width, height, self.config.depth_fusion)[0]
-                for p in people
+                anchor_person(p, depth, width, height, self.config.depth_fusion)[0] for p in people
             ]
             timings["depth"] = (time.perf_counter() - t2) * 1e3
         return FrameResult(

@@ -94,6 +94,4 @@ class DepthInput:
     def count_people(self, people: Sequence[Person3D]) -> None:
         """Count each person's root depth source."""
         from_depth = sum(1 for p in people if p.root_depth_source == ROOT_DEPTH_DEPTH_IMAGE)
-        self._count(
-            people_from_depth=from_depth, people_from_limb_lengths=len(people) - from_depth
-        )
+        self._count(people_from_depth=from_depth, people_from_limb_lengths=len(people) - from_depth)

@@ -89,9 +89,7 @@ def resolve_topic(topic: str, namespace: str) -> str:
     return f"/{ns}/{topic}" if ns else f"/{topic}"
 
 
-def remappings_for(
-    image: str, camera_info: str, depth: str | None = None
-) -> list[tuple[str, str]]:
+def remappings_for(image: str, camera_info: str, depth: str | None = None) -> list[tuple[str, str]]:
     """The node's remappings: its image (raw and '/compressed'), CameraInfo and depth inputs."""
     _check_topic(image, "image")
     _check_topic(camera_info, "camera_info")

@@ -18,7 +18,13 @@ import numpy.typing as npt
 
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.lifting import project
-from bodypose3d_ros.core.skeleton import INDEX, NUM_KEYPOINTS
+from bodypose3d_ros.core.skeleton import (
+    INDEX,
+    KEYPOINT_NAMES,
+    LIMB_SLOT_JOINTS,
+    MEAN_LIMB_LENGTHS_MM,
+    NUM_KEYPOINTS,
+)
 from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
 
 _I = INDEX
@@ -36,6 +42,15 @@ def _circle_intersections(a: FloatArray, ra: float, b: FloatArray, rb: float) ->
     return [a + along * unit + across * normal, a + along * unit - across * normal]
 
 
+def _table_m(a: str, b: str, side: str = "left") -> float:
+    """The limb table's length in metres of the limb between joints ``a`` and ``b`` of ``side``."""
+    names = {f"{side}_{n}" if n not in ("pelvis", "neck") else n for n in (a, b)}
+    for slot, joints in LIMB_SLOT_JOINTS.items():
+        if {KEYPOINT_NAMES[j] for j in joints} == names:
+            return float(MEAN_LIMB_LENGTHS_MM[slot]) / 1000.0
+    raise KeyError(f"no limb {a}-{b} in the table")
+
+
 def standing_skeleton(size: float = 1.0) -> FloatArray:
     """(34, 3) metres, pelvis at the origin, x right, y down, facing the camera (-z).
 
@@ -46,18 +61,21 @@ def standing_skeleton(size: float = 1.0) -> FloatArray:
     y_neck = -PELVIS_NECK_M
     xyz[_I["torso"]] = (0.0, y_neck / 2, 0.0)
     xyz[_I["neck"]] = (0.0, y_neck, 0.0)
-    for side, sign, hip_len, thigh, shin, sh_neck, hip_sh, upper, fore in (
-        ("left", 1.0, 0.1286848, 0.4881824, 0.4022611, 0.1686137, 0.4075836, 0.2819897, 0.2499489),
-        ("right", -1.0, 0.1286856, 0.4870321, 0.4024380, 0.1691832, 0.3916295, 0.2819928, 0.2499478),
-    ):  # fmt: skip
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        hip_len, thigh, shin, sh_neck, hip_sh, upper, fore = (
+            _table_m(a, b, side)
+            for a, b in (("pelvis", "hip"), ("hip", "knee"), ("knee", "ankle"),
+                         ("neck", "shoulder"), ("hip", "shoulder"), ("shoulder", "elbow"),
+                         ("elbow", "wrist"))
+        )  # fmt: skip
         hip = np.array([sign * hip_len, 0.0, 0.0])
         xyz[_I[f"{side}_hip"]] = hip
-        knee = hip + (0.0, thigh, 0.0)
-        ankle = knee + (0.0, shin, 0.0)
+        knee = hip + np.array([0.0, thigh, 0.0])
+        ankle = knee + np.array([0.0, shin, 0.0])
         xyz[_I[f"{side}_knee"]], xyz[_I[f"{side}_ankle"]] = knee, ankle
-        xyz[_I[f"{side}_big_toe"]] = ankle + (sign * 0.02, 0.06, -0.14)
-        xyz[_I[f"{side}_small_toe"]] = ankle + (sign * 0.06, 0.06, -0.11)
-        xyz[_I[f"{side}_heel"]] = ankle + (0.0, 0.07, 0.05)
+        xyz[_I[f"{side}_big_toe"]] = ankle + np.array([sign * 0.02, 0.06, -0.14])
+        xyz[_I[f"{side}_small_toe"]] = ankle + np.array([sign * 0.06, 0.06, -0.11])
+        xyz[_I[f"{side}_heel"]] = ankle + np.array([0.0, 0.07, 0.05])
         # The shoulder: neck-shoulder and hip-shoulder lengths both from the table.
         candidates = _circle_intersections(np.array([0.0, y_neck]), sh_neck, hip[:2], hip_sh)
         shoulder_2d = max(candidates, key=lambda p: sign * p[0])
