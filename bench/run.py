@@ -8,8 +8,8 @@ Three parts, each measured side by side with its reference in the same run:
    next to BlazePose's own time on the same frames, at 640x480 and 1280x720;
 2. e2e: the node as its own process fed a 30 Hz camera stream over DDS, against the bare model;
 3. batching: the BodyPose3DNet path at batch 1 vs 8 (contract TEST FIXTURE network);
-4. metric_3d: extra cost per person of the metric-3D steps (lens undistortion) beside the plain
-   lift.
+4. metric_3d: extra cost per person of the metric-3D steps beside the plain pipeline: lens
+   undistortion, and depth fusion (the pipeline with and without a depth image).
 
 Prints a table with PASS/MISS per target and writes ``<out>/results.json``.
 """
@@ -180,6 +180,14 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
         _log("part 4: metric 3D, lens undistortion beside the pinhole lift")
         results.setdefault("metric_3d", {}).update(measure_undistortion(photo, warmup, reps, _log))
+        from bench.depth_fusion import measure_depth_fusion
+
+        _log("part 4b: metric 3D, depth fusion: pipeline with vs without a depth image")
+        fusion = measure_depth_fusion(warmup, reps, _log)
+        results["metric_3d"].update(
+            depth_fusion_us_per_person=fusion["1_person"]["extra_us_per_person"],
+            depth_fusion=fusion,
+        )
     results["duration_s"] = round(time.monotonic() - start, 1)
     results.update(_headline(results))
     results["targets"] = [check.as_json() for check in checks(results)]
@@ -208,7 +216,9 @@ DEFINITIONS = {
     "per_person_ms_batch8": "as per_person_ms_batch1 for a batch of 8 people, divided by 8",
     "metric_3d": "undistortion_us_per_person: median lift_pose time of one person with a "
     "plumb_bob lens minus without distortion (closed-form rays), interleaved in one loop; "
-    "by_model: the same for each distortion model",
+    "by_model: the same for each distortion model; depth_fusion_us_per_person: median over frames "
+    "of (pipeline with a 640x480 16UC1 depth image minus the same pipeline without it), 1 person, "
+    "model replayed, interleaved in one loop",
 }
 
 
@@ -345,6 +355,18 @@ def format_table(results: dict[str, Any]) -> str:
         lines += ["", "4. metric 3D: lift of one person [us] (extra over no distortion)"]
         for name, value in lift.items():
             lines.append(f"   {name:34s}{value:10.1f}{value - lift['none']:+10.1f}")
+    fusion = results.get("metric_3d", {}).get("depth_fusion")
+    if fusion is not None:
+        lines += ["", f"4b. metric 3D: depth fusion at {fusion['resolution']}, {fusion['depth_encoding']} "
+                      "depth, model replayed [us]"]  # fmt: skip
+        lines.append(f"   {'':14s}{'no depth':>10s}{'depth':>10s}{'extra/person':>14s}"
+                     f"{'step/person':>13s}{'decode':>9s}")  # fmt: skip
+        for key in ("1_person", "8_people"):
+            r = fusion[key]
+            lines.append(f"   {key:14s}{r['pipeline_without_depth_us']:10.0f}"
+                         f"{r['pipeline_with_depth_us']:10.0f}{r['extra_us_per_person']:14.0f}"
+                         f"{r['anchor_step_us_per_person']:13.0f}"
+                         f"{r['depth_decode_us_per_frame']:9.0f}")  # fmt: skip
     if results["targets"]:
         lines += ["", "targets"]
         for target in checks(results):

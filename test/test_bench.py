@@ -69,6 +69,10 @@ def test_quick_bench_writes_complete_consistent_results(
     assert e2e["frames_received_by_node"] <= e2e["frames_sent"]
     assert e2e["outputs_with_a_person"] > 0, "the node never found the person in the photo"
 
+    # Depth fusion's extra cost per person, measured beside the pipeline without it.
+    fusion = results["metric_3d"]["depth_fusion"]
+    assert _positive(results["metric_3d"]["depth_fusion_us_per_person"])
+    assert fusion["8_people"]["people_anchored_per_frame"] == 8.0
     # The batching part says that its network is a test fixture, not a pose model.
     assert "TEST FIXTURE" in results["batching"]["network"]
     # The metric-3D part reports undistortion's cost beside the plain lift, in the same run.

@@ -52,11 +52,14 @@ TORSO_KEYPOINTS: Final[tuple[int, ...]] = tuple(
     INDEX[n]
     for n in ("pelvis", "torso", "left_hip", "right_hip", "left_shoulder", "right_shoulder")
 )
-_SIZE_PAIRS: Final = (
-    (INDEX["left_hip"], INDEX["left_shoulder"]),
-    (INDEX["right_hip"], INDEX["right_shoulder"]),
-    (INDEX["pelvis"], INDEX["neck"]),
-    (INDEX["left_shoulder"], INDEX["right_shoulder"]),
+_SIZE_PAIRS: Final = np.array(
+    [
+        (INDEX["left_hip"], INDEX["left_shoulder"]),
+        (INDEX["right_hip"], INDEX["right_shoulder"]),
+        (INDEX["pelvis"], INDEX["neck"]),
+        (INDEX["left_shoulder"], INDEX["right_shoulder"]),
+    ],
+    dtype=np.intp,
 )
 # Half the table adult's torso depth (front surface to the joints), metres; see step 2 above.
 TORSO_HALF_DEPTH_M: Final = 0.10
@@ -106,10 +109,21 @@ def _failed(reason: str, valid: int = 0, kept: int = 0) -> DepthAnchor:
     return DepthAnchor(False, float("nan"), float("nan"), valid, kept, reason)
 
 
+def _sorted_median(ordered: npt.NDArray[np.float64]) -> float:
+    """Median of an already sorted, non-empty 1-D array (np.median would sort it again)."""
+    n = ordered.size
+    middle = n // 2
+    return float(ordered[middle] if n % 2 else 0.5 * (ordered[middle - 1] + ordered[middle]))
+
+
 def _torso_size_px(uv: FloatArray, usable: npt.NDArray[np.bool_]) -> float:
     """The largest confident torso distance in the image (pixels), a size for the windows."""
-    sizes = [float(np.hypot(*(uv[a] - uv[b]))) for a, b in _SIZE_PAIRS if usable[a] and usable[b]]
-    return max(sizes, default=0.0)
+    a, b = _SIZE_PAIRS[:, 0], _SIZE_PAIRS[:, 1]
+    both = usable[a] & usable[b]
+    if not both.any():
+        return 0.0
+    gaps = uv[a[both]] - uv[b[both]]
+    return float(np.sqrt(np.einsum("ij,ij->i", gaps, gaps).max()))
 
 
 def measure_anchor(
@@ -140,39 +154,44 @@ def measure_anchor(
         & np.isfinite(points[:, 2])
         & (points[:, 2] > h)
     )
+    joints = [j for j in TORSO_KEYPOINTS if usable[j]]
+    if not joints:
+        return _failed("no confident torso keypoint")
     sx, sy = depth.width / image_width, depth.height / image_height
     half = round(c.window_fraction * _torso_size_px(pixels, usable) * min(sx, sy))
     half = int(np.clip(half, *c.window_px))
     stride = max(1, -(-(2 * half + 1) // c.samples_per_side))  # ceil: <= samples_per_side a side
-    estimates: list[npt.NDArray[np.float64]] = []
+    steps = np.arange(-half, half + 1, stride)
+    # Every window at once: (joints, rows, columns) depth pixel indices. Pixel centres: colour
+    # pixel u covers [u - 0.5, u + 0.5), and so does depth pixel u_d.
+    centre_cols = np.rint((pixels[joints, 0] + 0.5) * sx - 0.5).astype(np.intp)
+    centre_rows = np.rint((pixels[joints, 1] + 0.5) * sy - 0.5).astype(np.intp)
+    rows = centre_rows[:, None, None] + steps[None, :, None]
+    cols = centre_cols[:, None, None] + steps[None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    inside = (rows >= 0) & (rows < depth.height) & (cols >= 0) & (cols < depth.width)
+    surface = depth.metres(depth.values[rows[inside], cols[inside]])
+    # k = s / (z_j - h), as a pelvis depth k * z_pelvis (step 3): one factor per joint.
+    factor = z_pelvis / (points[joints, 2] - h)
+    estimates = surface * np.broadcast_to(factor[:, None, None], inside.shape)[inside]
     lo, hi = c.depth_range_m
-    for joint in TORSO_KEYPOINTS:
-        if not usable[joint]:
-            continue
-        # Pixel centres: colour pixel u covers [u - 0.5, u + 0.5), and so does depth pixel u_d.
-        col = round((pixels[joint, 0] + 0.5) * sx - 0.5)
-        row = round((pixels[joint, 1] + 0.5) * sy - 0.5)
-        x0, x1 = max(col - half, 0), min(col + half + 1, depth.width)
-        y0, y1 = max(row - half, 0), min(row + half + 1, depth.height)
-        if x0 >= x1 or y0 >= y1:
-            continue
-        surface = depth.metres(depth.values[y0:y1:stride, x0:x1:stride]).ravel()
-        surface = surface[(surface >= lo) & (surface <= hi)]  # NaN compares False: holes go
-        # k = s / (z_j - h), as a pelvis depth k * z_pelvis (step 3).
-        estimates.append(surface * (z_pelvis / (points[joint, 2] - h)))
-    samples = np.concatenate(estimates) if estimates else np.empty(0)
+    samples = np.sort(estimates[(surface >= lo) & (surface <= hi)])  # NaN compares False
     valid = int(samples.size)
     if valid < c.min_samples:
         return _failed(f"{valid} valid depth samples on the torso (< {c.min_samples})", valid)
-    near = samples[np.abs(samples - np.percentile(samples, 25)) <= c.cluster_band_m]
-    centre = float(np.median(near))
-    spread = _MAD_TO_SIGMA * float(np.median(np.abs(near - centre)))
-    kept = near[np.abs(near - centre) <= max(c.mad_gate * spread, c.min_gate_m)]
+    reference = samples[(valid - 1) // 4]  # the 25th percentile: in the body, not the background
+    near = samples[np.searchsorted(samples, reference - c.cluster_band_m, "left") :
+                   np.searchsorted(samples, reference + c.cluster_band_m, "right")]  # fmt: skip
+    centre = _sorted_median(near)
+    spread = _MAD_TO_SIGMA * _sorted_median(np.sort(np.abs(near - centre)))
+    gate = max(c.mad_gate * spread, c.min_gate_m)
+    kept = near[np.searchsorted(near, centre - gate, "left") :
+                np.searchsorted(near, centre + gate, "right")]  # fmt: skip
     if kept.size < c.min_samples:
         return _failed(
             f"{kept.size} consistent depth samples (< {c.min_samples})", valid, kept.size
         )
-    pelvis_depth = float(np.median(kept))
+    pelvis_depth = _sorted_median(kept)
     scale = pelvis_depth / z_pelvis
     if not c.scale_range[0] <= scale <= c.scale_range[1]:
         return _failed(
