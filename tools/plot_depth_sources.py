@@ -92,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         left.plot(distances, lift, color=colour, marker="o", label=label)
         for noise, style in NOISE:
             errors = np.array(
-                [[pelvis_errors(size, d, noise, s)[1] for s in range(args.seeds)] for d in distances]
+                [
+                    [pelvis_errors(size, d, noise, s)[1] for s in range(args.seeds)]
+                    for d in distances
+                ]
             )
             right.errorbar(
                 distances, 100 * errors.mean(axis=1), yerr=100 * errors.std(axis=1),
