@@ -357,8 +357,8 @@ def format_table(results: dict[str, Any]) -> str:
             lines.append(f"   {name:34s}{value:10.1f}{value - lift['none']:+10.1f}")
     fusion = results.get("metric_3d", {}).get("depth_fusion")
     if fusion is not None:
-        lines += ["", f"4b. metric 3D: depth fusion at {fusion['resolution']}, {fusion['depth_encoding']} "
-                      "depth, model replayed [us]"]  # fmt: skip
+        lines += ["", f"4b. metric 3D: depth fusion at {fusion['resolution']}, "
+                      f"{fusion['depth_encoding']} depth, model replayed [us]"]  # fmt: skip
         lines.append(f"   {'':14s}{'no depth':>10s}{'depth':>10s}{'extra/person':>14s}"
                      f"{'step/person':>13s}{'decode':>9s}")  # fmt: skip
         for key in ("1_person", "8_people"):
