@@ -15,6 +15,7 @@ import numpy as np
 
 from bodypose3d_ros.core.depth_fusion import DepthFusionConfig, anchor_person
 from bodypose3d_ros.core.depth_image import DepthImage
+from bodypose3d_ros.core.bone_lengths import BoneLengthBank
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.lifting import lift_pose
 from bodypose3d_ros.core.smoothing import (
@@ -25,7 +26,7 @@ from bodypose3d_ros.core.smoothing import (
     SmootherBank,
 )
 from bodypose3d_ros.core.tracking import PersonTracker, TrackerParams
-from bodypose3d_ros.core.types import Box, Person3D, Pose25D
+from bodypose3d_ros.core.types import Box, FloatArray, Person3D, Pose25D
 
 
 class PoseModel(Protocol):
@@ -62,6 +63,7 @@ class PipelineConfig:
     tracker: TrackerParams = field(default_factory=TrackerParams)
     min_lift_confidence: float = 0.0
     depth_fusion: DepthFusionConfig = field(default_factory=DepthFusionConfig)
+    bone_length_correction: bool = True
 
 
 @dataclass
@@ -86,6 +88,7 @@ class PosePipeline:
         self.config = config or PipelineConfig()
         self._tracker = PersonTracker(self.config.tracker)
         self._smoothers = self._new_smoother_bank()
+        self._bones = BoneLengthBank(enabled=self.config.bone_length_correction)
 
     def _new_smoother_bank(self) -> SmootherBank:
         c = self.config
@@ -123,6 +126,7 @@ class PosePipeline:
                     people.append(person)
         lost = self._tracker.lost_ids
         self._smoothers.retain(self._tracker.active_ids)
+        self._bones.retain(self._tracker.active_ids)
         t2 = time.perf_counter()
         timings = {"model": (t1 - t0) * 1e3, "lift": (t2 - t1) * 1e3}
         if depth is not None:
@@ -155,7 +159,7 @@ class PosePipeline:
         )
         if not lifted.ok:
             return None
-        return Person3D(
+        person = Person3D(
             id=person_id,
             score=pose.score,
             box=pose.box,
@@ -164,11 +168,26 @@ class PosePipeline:
             confidence=lifted.confidence,
             root_depth=lifted.root_depth,
         )
+        self._correct_bones(person)
+        return person
+
+    def _correct_bones(self, person: Person3D) -> None:
+        """Give the person's bones their estimated lengths (joints stay on their rays)."""
+        correction = self._bones.correct(person.id, person.xyz, person.confidence)
+        if correction is not None and correction.corrected:
+            person.xyz = correction.xyz
+            person.extras["bones_unreachable"] = float(len(correction.unreachable))
+
+    def bone_lengths(self, person_id: str) -> FloatArray | None:
+        """The person's estimated bone lengths (m, ``bone_lengths.CORRECTED_BONES`` order)."""
+        tracker = self._bones.get(person_id)
+        return None if tracker is None else tracker.lengths.copy()
 
     def reset(self) -> None:
         """Forget every tracked person (e.g. after the camera stream changed)."""
         self._tracker.reset()
         self._smoothers = self._new_smoother_bank()
+        self._bones.retain(())
         self.model.reset()
 
     def close(self) -> None:

@@ -1,0 +1,360 @@
+"""Anatomically consistent skeletons: each tracked person's bone lengths, and 3D joints that keep them.
+
+The lift reproduces the model's pelvis-relative depths, and pose models underestimate how far a
+foreshortened limb reaches towards or away from the camera, so such a bone comes out short (a
+running person's thigh at about half its length) while the same bone is right a moment later, seen
+side-on. Here each tracked person's bone lengths are estimated over time, starting from the limb
+table scaled to the person and learning from bones seen nearly side-on (those give their length
+best); then, walking the kinematic tree from the pelvis, every bone's depth difference is re-solved
+so its 3D length matches the estimate. Joints move only along their own camera rays, so every
+joint still projects onto the pixel it was seen at, through any central camera model.
+
+Pure NumPy; one :class:`BoneLengthTracker` per person, kept in a :class:`BoneLengthBank` by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bodypose3d_ros.core.lifting import metric_scale
+from bodypose3d_ros.core.skeleton import (
+    BONES,
+    INDEX,
+    KEYPOINT_NAMES,
+    LIMB_JOINTS,
+    LIMB_LENGTHS_MM,
+    NUM_KEYPOINTS,
+)
+from bodypose3d_ros.core.types import FloatArray
+
+
+def _table_length_m(parent: int, child: int) -> float:
+    """The limb table's length of bone (parent, child) in metres; 0 when the table has none."""
+    for (i0, i1), length_mm in zip(LIMB_JOINTS.tolist(), LIMB_LENGTHS_MM.tolist(), strict=True):
+        if {i0, i1} == {parent, child}:
+            return float(length_mm) / 1000.0
+    return 0.0
+
+
+def _kind(bone: tuple[int, int]) -> str:
+    """A bone's name with the side taken off, so the left and right thigh are one kind."""
+    names = (KEYPOINT_NAMES[bone[0]], KEYPOINT_NAMES[bone[1]])
+    return "-".join(name.removeprefix("left_").removeprefix("right_") for name in names)
+
+
+# The tree bones the limb table gives a length for (14): these are corrected and estimated. The
+# head, hands and feet hang off them with the model's own depth offsets.
+CORRECTED_BONES: tuple[tuple[int, int], ...] = tuple(b for b in BONES if _table_length_m(*b) > 0)
+TABLE_LENGTHS_M: FloatArray = np.array([_table_length_m(*b) for b in CORRECTED_BONES])
+BONE_KINDS: tuple[str, ...] = tuple(dict.fromkeys(_kind(b) for b in CORRECTED_BONES))
+_KIND_OF_BONE: npt.NDArray[np.intp] = np.array(
+    [BONE_KINDS.index(_kind(b)) for b in CORRECTED_BONES], dtype=np.intp
+)
+# The 12 main bones: pelvis-torso-neck, hips, thighs, shins, upper arms, forearms.
+MAIN_BONES: tuple[tuple[int, int], ...] = tuple(
+    (INDEX[p], INDEX[c])
+    for p, c in [
+        ("pelvis", "torso"), ("torso", "neck"), ("pelvis", "left_hip"), ("pelvis", "right_hip"),
+        ("left_hip", "left_knee"), ("right_hip", "right_knee"),
+        ("left_knee", "left_ankle"), ("right_knee", "right_ankle"),
+        ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
+        ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"),
+    ]
+)  # fmt: skip
+
+
+def _tree_levels() -> tuple[npt.NDArray[np.intp], ...]:
+    """BONES grouped by the child's distance from the pelvis: each level needs only the last."""
+    depth = {0: 0}
+    for parent, child in BONES:  # parents come before children in the keypoint order
+        depth[child] = depth[parent] + 1
+    levels: dict[int, list[int]] = {}
+    for index, (_, child) in enumerate(BONES):
+        levels.setdefault(depth[child], []).append(index)
+    return tuple(np.array(levels[d], dtype=np.intp) for d in sorted(levels))
+
+
+_LEVELS = _tree_levels()
+_BONE_PARENT: npt.NDArray[np.intp] = np.array([p for p, _ in BONES], dtype=np.intp)
+_BONE_CHILD: npt.NDArray[np.intp] = np.array([c for _, c in BONES], dtype=np.intp)
+# For every tree bone, its row in CORRECTED_BONES, or -1 (the model's depth offset is kept).
+_CORRECTED_ROW: npt.NDArray[np.intp] = np.array(
+    [CORRECTED_BONES.index(b) if b in CORRECTED_BONES else -1 for b in BONES], dtype=np.intp
+)
+_PARENTS: npt.NDArray[np.intp] = np.array([p for p, _ in CORRECTED_BONES], dtype=np.intp)
+_CHILDREN: npt.NDArray[np.intp] = np.array([c for _, c in CORRECTED_BONES], dtype=np.intp)
+_MIN_DEPTH_M = 1e-3  # a joint closer than this to the camera plane is not a solution
+
+
+@dataclass(frozen=True)
+class BoneLengthParams:
+    """How lengths are learned.
+
+    An observation counts when both joints have at least ``min_confidence`` and the bone lies
+    within ``asin(max_side_on_sine)`` of the image plane (as the model sees it); it is weighed by
+    the joints' confidences and by how side-on it is. Observations further than ``prior_gate``
+    (a factor) from the scaled table, or further than ``estimate_gate`` from the current estimate,
+    are outliers (a wrong joint, a foreshortened bone the model took for side-on) and ignored.
+    The prior weighs ``prior_weight`` observations; ``memory`` caps the observations' weight, so
+    the estimate follows the last few dozen frames; and no frame moves it by more than the factor
+    ``1 + max_step``, so a steady sequence converges smoothly and one bad frame barely pulls it.
+    ``ambiguity``: where the model puts a child joint this close
+    (as a fraction of the half-distance between the two solutions) to the point of the ray
+    nearest its parent, it does not say nearer or farther, and the side chosen last frame is kept.
+    """
+
+    min_confidence: float = 0.5
+    max_side_on_sine: float = 0.5
+    prior_gate: float = 1.6
+    estimate_gate: float = 1.5
+    prior_weight: float = 5.0
+    memory: float = 30.0
+    max_step: float = 0.02
+    ambiguity: float = 0.2
+
+
+@dataclass(frozen=True)
+class BoneCorrection:
+    """One person's corrected skeleton.
+
+    ``xyz`` (34, 3) metres, every joint on its input camera ray; ``lengths`` (14,) the bone
+    lengths used, metres, in :data:`CORRECTED_BONES` order (NaN when the person could not be
+    corrected); ``unreachable`` the bones whose child ray never comes within the length of the
+    parent: the child was put at the ray's point nearest the parent, so that bone is longer than
+    its estimate; ``scale`` the skeleton's size relative to the limb table (1 = the table).
+    """
+
+    xyz: FloatArray
+    lengths: FloatArray
+    unreachable: tuple[tuple[int, int], ...]
+    scale: float
+    corrected: bool
+
+
+def person_scale(xyz: FloatArray, confidence: FloatArray) -> float:
+    """Size of a lifted skeleton relative to the limb table: the lift's own metric fit.
+
+    The limb-length lift makes this 1 by construction; a skeleton anchored at a measured depth
+    (or any rescaled one) gives its factor. NaN when no limb counts.
+    """
+    mm_per_metre = metric_scale(np.asarray(xyz), confidence, confidence > 0.0)
+    if not np.isfinite(mm_per_metre) or mm_per_metre <= 0.0:
+        return float("nan")
+    return 1000.0 / mm_per_metre
+
+
+def bone_lengths(xyz: FloatArray, bones: Iterable[tuple[int, int]] = CORRECTED_BONES) -> FloatArray:
+    """3D lengths of ``bones`` in ``xyz``'s units."""
+    pairs = np.array(list(bones), dtype=np.intp).reshape(-1, 2)
+    return np.asarray(np.linalg.norm(xyz[pairs[:, 1]] - xyz[pairs[:, 0]], axis=1))
+
+
+class BoneLengthTracker:
+    """One person's bone-length estimate, updated frame by frame, and the correction using it.
+
+    The estimate is kept per bone kind (left and right share one) as a ratio to the scaled limb
+    table: a confidence-weighted running mean of well-conditioned observations and the prior 1.0.
+    """
+
+    def __init__(self, params: BoneLengthParams | None = None) -> None:
+        self.params = params or BoneLengthParams()
+        self._ratio = np.ones(len(BONE_KINDS))
+        self._evidence = np.full(len(BONE_KINDS), self.params.prior_weight)
+        self._sides = np.zeros(len(BONES))  # +1 farther, -1 nearer than the closest point; 0 new
+        self.lengths = np.full(len(CORRECTED_BONES), np.nan)  # the last lengths used, metres
+        # Lower bounds (ratio to the scaled table) and weights proven by the last correction.
+        self._proven_ratio = np.zeros(len(CORRECTED_BONES))
+        self._proven_weight = np.zeros(len(CORRECTED_BONES))
+
+    @property
+    def ratios(self) -> FloatArray:
+        """Estimated length / scaled table length per kind (:data:`BONE_KINDS` order)."""
+        return self._ratio.copy()
+
+    def observe(self, xyz: FloatArray, confidence: FloatArray, scale: float) -> None:
+        """Learn from one frame's lifted (uncorrected) skeleton whose size is ``scale``.
+
+        Two kinds of evidence: a bone the model sees nearly side-on gives its length; and a bone
+        left unreachable by the last correction (its child ray never came as close to the parent
+        as the estimate) proved itself at least that long, whatever depth the model gave it.
+        """
+        p = self.params
+        vectors = xyz[_CHILDREN] - xyz[_PARENTS]
+        lengths = np.linalg.norm(vectors, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sine = np.abs(vectors[:, 2]) / lengths
+        side_on = (sine <= p.max_side_on_sine) & (lengths > 0.0)
+        weights = np.where(
+            side_on, confidence[_PARENTS] * confidence[_CHILDREN] * (1.0 - sine**2), 0.0
+        )
+        ratio = np.where(side_on, lengths / (scale * TABLE_LENGTHS_M), 0.0)
+        proven = self._proven_ratio > ratio
+        ratio = np.where(proven, self._proven_ratio, ratio)
+        weights = np.where(proven, self._proven_weight, weights)
+        self._proven_ratio = np.zeros(len(CORRECTED_BONES))
+        self._proven_weight = np.zeros(len(CORRECTED_BONES))
+
+        current = self._ratio[_KIND_OF_BONE]
+        conf = np.minimum(confidence[_PARENTS], confidence[_CHILDREN])
+        usable = (
+            (conf >= p.min_confidence)
+            & (weights > 0.0)
+            & (ratio <= p.prior_gate)
+            & (ratio >= 1.0 / p.prior_gate)
+            & (ratio <= current * p.estimate_gate)
+            & (ratio >= current / p.estimate_gate)
+        )
+        if not usable.any():
+            return
+        weights = np.where(usable, weights, 0.0)
+        kind_weight = np.bincount(_KIND_OF_BONE, weights, minlength=len(BONE_KINDS))
+        weighted = np.bincount(_KIND_OF_BONE, weights * ratio, minlength=len(BONE_KINDS))
+        seen = kind_weight > 0.0
+        total = self._evidence + kind_weight
+        mean = (self._ratio * self._evidence + weighted) / np.where(seen, total, 1.0)
+        step = 1.0 + p.max_step
+        # A proven lower bound is a hard fact (up to a wrong joint): the estimate rises to it at
+        # the step limit rather than at the running mean's pace.
+        bound = np.zeros(len(BONE_KINDS))
+        np.maximum.at(bound, _KIND_OF_BONE, np.where(usable & proven, ratio, 0.0))
+        limited = np.clip(np.maximum(mean, bound), self._ratio / step, self._ratio * step)
+        self._ratio = np.where(seen, limited, self._ratio)
+        self._evidence = np.where(seen, np.minimum(total, p.memory), self._evidence)
+
+    def correct(
+        self, xyz: npt.ArrayLike, confidence: npt.ArrayLike, learn: bool = True
+    ) -> BoneCorrection:
+        """Learn from this frame (unless ``learn`` is False), then correct its bone lengths."""
+        points = np.array(xyz, dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
+        conf = np.array(confidence, dtype=np.float64).reshape(NUM_KEYPOINTS)
+        lifted = (
+            np.isfinite(points).all(axis=1)
+            & np.isfinite(conf)
+            & (conf > 0.0)
+            & (points[:, 2] > _MIN_DEPTH_M)
+        )
+        conf = np.where(lifted, conf, 0.0)
+        clean = np.where(lifted[:, None], points, 0.0)
+        scale = person_scale(clean, conf) if lifted[0] else float("nan")
+        if not np.isfinite(scale) or scale <= 0.0:
+            return BoneCorrection(points, np.full(len(CORRECTED_BONES), np.nan), (), scale, False)
+        if learn:
+            self.observe(clean, conf, scale)
+        lengths = scale * TABLE_LENGTHS_M * self._ratio[_KIND_OF_BONE]
+        self.lengths = lengths
+        corrected, unreachable = self._walk_tree(clean, lifted, lengths)
+        if learn and unreachable:
+            rows = np.array([CORRECTED_BONES.index(b) for b in unreachable], dtype=np.intp)
+            reached = bone_lengths(corrected, unreachable)
+            self._proven_ratio[rows] = reached / (scale * TABLE_LENGTHS_M[rows])
+            self._proven_weight[rows] = conf[_PARENTS[rows]] * conf[_CHILDREN[rows]]
+        out = np.where(lifted[:, None], corrected, points)
+        return BoneCorrection(out, lengths, unreachable, scale, True)
+
+    def _walk_tree(
+        self, points: FloatArray, lifted: npt.NDArray[np.bool_], lengths: FloatArray
+    ) -> tuple[FloatArray, tuple[tuple[int, int], ...]]:
+        """New depths along every joint's ray, level by level from the pelvis."""
+        old_depth = np.where(lifted, points[:, 2], 1.0)
+        rays = points / old_depth[:, None]  # unit-depth rays: the point at depth t is t * ray
+        depth = old_depth.copy()
+        unreachable: list[tuple[int, int]] = []
+        for level in _LEVELS:
+            parent, child = _BONE_PARENT[level], _BONE_CHILD[level]
+            ok = lifted[parent] & lifted[child]
+            # Where the model puts the child once its parent has moved along its own ray.
+            model_depth = old_depth[child] + (depth[parent] - old_depth[parent])
+            new_depth = np.where(ok, model_depth, depth[child])
+            rows = _CORRECTED_ROW[level]
+            solve = ok & (rows >= 0)
+            if solve.any():
+                solved, reached = self._solve(
+                    level[solve],
+                    rays[parent[solve]] * depth[parent[solve], None],
+                    rays[child[solve]],
+                    lengths[rows[solve]],
+                    model_depth[solve],
+                )
+                new_depth[solve] = solved
+                unreachable.extend(BONES[i] for i in level[solve][~reached])
+            keep = ~(new_depth > _MIN_DEPTH_M)  # a joint never goes behind the camera
+            new_depth[keep] = old_depth[child[keep]]
+            depth[child] = new_depth
+        return rays * depth[:, None], tuple(unreachable)
+
+    def _solve(
+        self,
+        bones: npt.NDArray[np.intp],
+        parent_xyz: FloatArray,
+        child_ray: FloatArray,
+        length: FloatArray,
+        model_depth: FloatArray,
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Depth t of each child on its ray r with |t r - P| = length, on the model's side.
+
+        |t r - P|^2 = L^2 is (r.r) t^2 - 2 (r.P) t + (P.P - L^2) = 0: two depths symmetric about
+        t0 = r.P / r.r, the ray's point nearest the parent. The model's child depth picks the
+        side (nearer or farther than t0); when the model is ambiguous the last side is kept.
+        With no real root the ray never comes close enough and t0 is the answer.
+        """
+        a = np.einsum("ij,ij->i", child_ray, child_ray)
+        b = np.einsum("ij,ij->i", child_ray, parent_xyz)
+        c = np.einsum("ij,ij->i", parent_xyz, parent_xyz) - length**2
+        discriminant = b * b - a * c
+        reached = discriminant >= 0.0
+        nearest = b / a
+        half_gap = np.sqrt(np.maximum(discriminant, 0.0)) / a
+        offset = model_depth - nearest
+        side = np.where(offset < 0.0, -1.0, 1.0)
+        previous = self._sides[bones]
+        ambiguous = (np.abs(offset) < self.params.ambiguity * half_gap) & (previous != 0.0)
+        side = np.where(ambiguous, previous, side)
+        depth = nearest + side * half_gap
+        # The nearer solution behind the camera (a bone longer than the joint's distance): farther.
+        behind = depth <= _MIN_DEPTH_M
+        side = np.where(behind, 1.0, side)
+        depth = np.where(behind, nearest + half_gap, depth)
+        self._sides[bones] = np.where(reached, side, previous)
+        return depth, reached
+
+
+class BoneLengthBank:
+    """Per-person bone-length trackers keyed by person id; a disabled bank changes nothing."""
+
+    def __init__(self, params: BoneLengthParams | None = None, enabled: bool = True) -> None:
+        self.params = params or BoneLengthParams()
+        self.enabled = enabled
+        self._people: dict[str, BoneLengthTracker] = {}
+
+    def correct(
+        self, person_id: str, xyz: npt.ArrayLike, confidence: npt.ArrayLike
+    ) -> BoneCorrection | None:
+        """The person's corrected skeleton (their tracker is created on first sight); None when
+        the bank is disabled."""
+        if not self.enabled:
+            return None
+        tracker = self._people.get(person_id)
+        if tracker is None:
+            tracker = self._people[person_id] = BoneLengthTracker(self.params)
+        return tracker.correct(xyz, confidence)
+
+    def get(self, person_id: str) -> BoneLengthTracker | None:
+        return self._people.get(person_id)
+
+    def retain(self, active_ids: Iterable[str]) -> list[str]:
+        """Free the state of everyone not in ``active_ids``; returns the ids freed."""
+        active = set(active_ids)
+        gone = [person_id for person_id in self._people if person_id not in active]
+        for person_id in gone:
+            del self._people[person_id]
+        return gone
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+    def __contains__(self, person_id: object) -> bool:
+        return person_id in self._people
