@@ -88,6 +88,9 @@ _CORRECTED_ROW: npt.NDArray[np.intp] = np.array(
 _PARENTS: npt.NDArray[np.intp] = np.array([p for p, _ in CORRECTED_BONES], dtype=np.intp)
 _CHILDREN: npt.NDArray[np.intp] = np.array([c for _, c in CORRECTED_BONES], dtype=np.intp)
 _MIN_DEPTH_M = 1e-3  # a joint closer than this to the camera plane is not a solution
+# A proven bone is given a little more than it proved, so 2D jitter does not leave it unreachable.
+PROVEN_MARGIN = 1.05
+FLOOR_SINK = 0.002  # per frame: how fast a proven floor is forgotten
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class BoneLengthParams:
     """
 
     min_confidence: float = 0.5
-    max_side_on_sine: float = 0.5
+    max_side_on_sine: float = 0.35
     prior_gate: float = 1.6
     estimate_gate: float = 1.5
     prior_weight: float = 5.0
@@ -169,6 +172,7 @@ class BoneLengthTracker:
         # Lower bounds (ratio to the scaled table) and weights proven by the last correction.
         self._proven_ratio = np.zeros(len(CORRECTED_BONES))
         self._proven_weight = np.zeros(len(CORRECTED_BONES))
+        self._floor = np.zeros(len(BONE_KINDS))  # per kind: what proven bounds raised it to
 
     @property
     def ratios(self) -> FloatArray:
@@ -218,11 +222,16 @@ class BoneLengthTracker:
         mean = (self._ratio * self._evidence + weighted) / np.where(seen, total, 1.0)
         step = 1.0 + p.max_step
         # A proven lower bound is a hard fact (up to a wrong joint): the estimate rises to it at
-        # the step limit rather than at the running mean's pace.
+        # the step limit rather than at the running mean's pace, and what it reached that way
+        # is a floor that side-on views of the other side cannot pull it under; the floor sinks
+        # slowly, so a wrong joint's proof does not last.
         bound = np.zeros(len(BONE_KINDS))
-        np.maximum.at(bound, _KIND_OF_BONE, np.where(usable & proven, ratio, 0.0))
-        limited = np.clip(np.maximum(mean, bound), self._ratio / step, self._ratio * step)
+        np.maximum.at(bound, _KIND_OF_BONE, np.where(usable & proven, ratio * PROVEN_MARGIN, 0.0))
+        self._floor *= 1.0 - FLOOR_SINK
+        target = np.maximum(np.maximum(mean, bound), self._floor)
+        limited = np.clip(target, self._ratio / step, self._ratio * step)
         self._ratio = np.where(seen, limited, self._ratio)
+        self._floor = np.maximum(self._floor, np.minimum(bound, self._ratio))
         self._evidence = np.where(seen, np.minimum(total, p.memory), self._evidence)
 
     def correct(

@@ -1,0 +1,109 @@
+"""Bone consistency on real photos: the embedded BlazePose model through the real pipeline.
+
+Each photo (or a crop around one person) is played as a steady video: the same image, shifted by
+up to one pixel each frame, at 10 Hz through ``PosePipeline`` with its defaults (tracking,
+smoothing, bone-length correction). Bones count when both joints are seen with confidence 0.5.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bodypose3d_ros.core.bone_lengths import (
+    CORRECTED_BONES,
+    MAIN_BONES,
+    TABLE_LENGTHS_M,
+    bone_lengths,
+)
+from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.lifting import project
+from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
+
+pytest.importorskip("mediapipe", reason="the embedded BlazePose model needs mediapipe==0.10.14")
+from bodypose3d_ros.core.models.blazepose import BlazePoseModel  # noqa: E402
+
+DATA = Path(__file__).resolve().parent.parent / ".cache" / "data"
+FRAMES = 30
+MIN_CONFIDENCE = 0.5
+MAIN_ROWS = [CORRECTED_BONES.index(b) for b in MAIN_BONES]
+
+# (photo, crop x, y, width, height, who): people in the ultralytics sample photos.
+ULTRALYTICS_PEOPLE = [
+    ("bus.jpg", (0, 200, 330, 700), "man in a light coat walking, mid-stride"),
+    ("bus.jpg", (180, 200, 260, 700), "man in a dark coat standing, arm folded"),
+    ("zidane.jpg", (800, 0, 480, 720), "man on the right, legs out of the frame"),
+]
+
+
+def play(image: np.ndarray, correction: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(main bone lengths, their estimates, bone confidence) of the one person, every frame."""
+    height, width = image.shape[:2]
+    intrinsics = default_intrinsics(width, height)
+    pipeline = PosePipeline(BlazePoseModel(), PipelineConfig(bone_length_correction=correction))
+    rng = np.random.default_rng(0)
+    out = []
+    try:
+        for frame in range(FRAMES):
+            dx, dy = rng.integers(-1, 2, size=2)
+            shift = np.float32([[1, 0, dx], [0, 1, dy]])
+            moved = cv2.warpAffine(image, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
+            people = pipeline.process(moved, intrinsics, frame / 10.0).people
+            assert len(people) == 1, f"frame {frame}: {len(people)} people"
+            person = people[0]
+            # Every joint still projects onto the pixel it was seen at.
+            seen = person.confidence > 0
+            np.testing.assert_allclose(
+                project(person.xyz[seen], intrinsics.k), person.uv[seen], atol=1e-6
+            )
+            estimate = pipeline.bone_lengths(person.id)
+            assert (estimate is not None) == correction
+            conf = np.minimum(
+                person.confidence[[p for p, _ in MAIN_BONES]],
+                person.confidence[[c for _, c in MAIN_BONES]],
+            )
+            out.append((
+                bone_lengths(person.xyz, MAIN_BONES),
+                estimate[MAIN_ROWS] if estimate is not None else TABLE_LENGTHS_M[MAIN_ROWS],
+                conf,
+            ))  # fmt: skip
+    finally:
+        pipeline.close()
+    return out
+
+
+def check_consistency(image: np.ndarray) -> None:
+    frames = play(image, correction=True)
+    confident = np.all([conf >= MIN_CONFIDENCE for _, _, conf in frames], axis=0)
+    assert confident.sum() >= 6, "too few confidently seen main bones to judge"
+    for index, (lengths, estimate, _) in enumerate(frames):
+        ratio = (lengths / estimate)[confident]
+        worst = float(np.max(np.maximum(ratio, 1.0 / ratio)))
+        assert worst <= 1.3, f"frame {index}: worst main bone x{worst:.2f} of its estimate"
+    lengths = np.array([f[0][confident] for f in frames])
+    change = np.abs(np.diff(lengths, axis=0)) / lengths[:-1]
+    assert change.max() < 0.05, f"a bone changed {change.max():.1%} between frames"
+
+    # Without the correction the same bones stray much further from the limb table.
+    plain = play(image, correction=False)
+    ratio = np.array([(f[0] / f[1])[confident] for f in plain])
+    assert np.max(np.maximum(ratio, 1.0 / ratio)) > 1.3
+
+
+def test_person_photo_bones_keep_their_lengths(person_image_path: Path) -> None:
+    check_consistency(cv2.imread(str(person_image_path)))
+
+
+@pytest.mark.parametrize(("photo", "crop", "who"), ULTRALYTICS_PEOPLE)
+def test_ultralytics_photo_bones_keep_their_lengths(
+    photo: str, crop: tuple[int, int, int, int], who: str
+) -> None:
+    path = DATA / photo
+    if not path.is_file():
+        pytest.skip(f"{path} missing: tools/setup-env fetches it from the ultralytics wheel")
+    image = cv2.imread(str(path))
+    x, y, width, height = crop
+    check_consistency(np.ascontiguousarray(image[y : y + height, x : x + width]))
