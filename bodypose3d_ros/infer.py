@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="16-bit PNG depth in millimetres (0 = invalid) registered to the one input image: "
         "people are anchored at the measured distance",
     )
+    parser.add_argument(
+        "--no-bone-correction",
+        action="store_true",
+        help="keep the model's bone depths (no per-person bone-length correction)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files")
     return parser
@@ -228,7 +233,10 @@ class _Runner:
         height, width = image.shape[:2]
         k = self.intrinsics(path.name, width, height)
         # A fresh pipeline per image: nothing tracked or smoothed across unrelated pictures.
-        pipeline = PosePipeline(self.model(), PipelineConfig(smoothing=False))
+        config = PipelineConfig(
+            smoothing=False, bone_length_correction=not self._args.no_bone_correction
+        )
+        pipeline = PosePipeline(self.model(), config)
         t0 = time.perf_counter()
         depth = self._depth_for(width, height)
         result = self._run(pipeline, image, k, 0.0, depth)
@@ -251,7 +259,11 @@ class _Runner:
             fps = FALLBACK_FPS
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         model = self.model()
-        pipeline = PosePipeline(model, PipelineConfig(smoothing=not self._args.no_smoothing))
+        config = PipelineConfig(
+            smoothing=not self._args.no_smoothing,
+            bone_length_correction=not self._args.no_bone_correction,
+        )
+        pipeline = PosePipeline(model, config)
         pipeline.reset()  # forget the person tracked in a previous video
         out = self._args.out
         jsonl_path = out / f"{path.stem}.jsonl"

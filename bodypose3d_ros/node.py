@@ -150,6 +150,7 @@ class BodyPose3DNode(LifecycleNode):
             z_rel_filter=p.z_rel_filter(),
             root_depth_filter=p.root_filter(),
             tracker=p.tracker(),
+            bone_length_correction=p.bone_length_correction,
         )
         self._pipeline = PosePipeline(model, config)
         self._model_status = "loaded"

@@ -11,7 +11,6 @@ from bodypose3d_ros.core.bone_lengths import (
     MAIN_BONES,
     TABLE_LENGTHS_M,
     BoneLengthBank,
-    BoneLengthParams,
     BoneLengthTracker,
     bone_lengths,
     person_scale,
@@ -39,13 +38,17 @@ DIRECTIONS = {
 SMALL_BONE_M = 0.08  # head, hand and foot bones: not in the limb table
 
 
-def _on_two_spheres(c1: FloatArray, r1: float, c2: FloatArray, r2: float, hint: FloatArray) -> FloatArray:
+def _on_two_spheres(
+    c1: FloatArray, r1: float, c2: FloatArray, r2: float, hint: FloatArray
+) -> FloatArray:
     """The point at distance r1 from c1 and r2 from c2 that lies furthest towards ``hint``."""
     axis = (c2 - c1) / np.linalg.norm(c2 - c1)
     d = np.linalg.norm(c2 - c1)
     along = (d * d + r1 * r1 - r2 * r2) / (2.0 * d)
     across = hint - (hint @ axis) * axis
-    return np.asarray(c1 + along * axis + np.sqrt(r1 * r1 - along * along) * across / np.linalg.norm(across))
+    return np.asarray(
+        c1 + along * axis + np.sqrt(r1 * r1 - along * along) * across / np.linalg.norm(across)
+    )
 
 
 def _table(a: str, b: str) -> float:
@@ -114,10 +117,12 @@ def main_bone_ratios(xyz: FloatArray, reference: FloatArray) -> FloatArray:
 def test_the_twelve_main_bones_are_corrected_with_table_lengths() -> None:
     assert len(MAIN_BONES) == 12
     assert set(MAIN_BONES) <= set(CORRECTED_BONES) <= set(BONES)
-    assert np.all(TABLE_LENGTHS_M > 0.1) and np.all(TABLE_LENGTHS_M < 0.6)
+    assert np.all(TABLE_LENGTHS_M > 0.1)
+    assert np.all(TABLE_LENGTHS_M < 0.6)
     thigh = CORRECTED_BONES.index((INDEX["left_hip"], INDEX["left_knee"]))
     assert TABLE_LENGTHS_M[thigh] == pytest.approx(0.4881824)
-    assert "hip-knee" in BONE_KINDS and "left_hip-left_knee" not in BONE_KINDS
+    assert "hip-knee" in BONE_KINDS
+    assert "left_hip-left_knee" not in BONE_KINDS
 
 
 def test_person_scale_is_the_lifts_own_fit() -> None:
@@ -135,7 +140,8 @@ def test_exact_depths_are_left_as_they_are() -> None:
     xyz, conf = lifted(truth, 1.0)
     np.testing.assert_allclose(xyz, truth, atol=1e-9)  # the lift is exact on exact input
     result = BoneLengthTracker().correct(xyz, conf)
-    assert result.corrected and result.unreachable == ()
+    assert result.corrected
+    assert result.unreachable == ()
     np.testing.assert_allclose(result.xyz, truth, atol=1e-9)
 
 
@@ -152,7 +158,9 @@ def test_foreshortened_bones_get_their_length_back_on_the_same_rays() -> None:
     # in the image alone: those bones cannot be shortened and take their rays' closest point.
     reached = [i for i, b in enumerate(CORRECTED_BONES) if b not in result.unreachable]
     assert len(reached) >= 5
-    np.testing.assert_allclose(bone_lengths(result.xyz)[reached], result.lengths[reached], rtol=1e-9)
+    np.testing.assert_allclose(
+        bone_lengths(result.xyz)[reached], result.lengths[reached], rtol=1e-9
+    )
     for parent, child in result.unreachable:
         bone = result.xyz[child] - result.xyz[parent]
         assert bone @ result.xyz[child] == pytest.approx(0.0, abs=1e-9)
@@ -177,8 +185,9 @@ def test_nearer_or_farther_comes_from_the_model() -> None:
     truth = true_skeleton()
     xyz, conf = lifted(truth, 0.4)
     corrected = BoneLengthTracker().correct(xyz, conf, learn=False).xyz
-    for parent, child in [("left_hip", "left_knee"), ("right_knee", "right_ankle"),
-                          ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow")]:  # fmt: skip
+    bones = [("left_hip", "left_knee"), ("right_knee", "right_ankle"),
+             ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow")]  # fmt: skip
+    for parent, child in bones:
         true_step = truth[INDEX[child], 2] - truth[INDEX[parent], 2]
         new_step = corrected[INDEX[child], 2] - corrected[INDEX[parent], 2]
         assert np.sign(new_step) == np.sign(true_step), (parent, child)
@@ -340,18 +349,24 @@ def test_each_person_has_their_own_state_freed_with_their_id() -> None:
         bank.correct("body_1", short, conf)
         bank.correct("body_2", tall, conf)
     one, two = bank.get("body_1"), bank.get("body_2")
-    assert one is not None and two is not None
+    assert one is not None
+    assert two is not None
     assert thigh_estimate(one) < 0.9 < 1.1 < thigh_estimate(two)
     assert sorted(bank.retain(["body_2", "body_9"])) == ["body_1"]
-    assert "body_1" not in bank and "body_2" in bank and len(bank) == 1
+    assert "body_1" not in bank
+    assert "body_2" in bank
+    assert len(bank) == 1
     bank.correct("body_1", short, conf)  # seen again: starts from the prior
     fresh = bank.get("body_1")
-    assert fresh is not None and thigh_estimate(fresh) > 0.97
-    assert sorted(bank.retain([])) == ["body_1", "body_2"] and len(bank) == 0
+    assert fresh is not None
+    assert thigh_estimate(fresh) > 0.97
+    assert sorted(bank.retain([])) == ["body_1", "body_2"]
+    assert len(bank) == 0
 
 
 def test_a_disabled_bank_changes_nothing_and_keeps_no_state() -> None:
     bank = BoneLengthBank(enabled=False)
     xyz, conf = lifted(true_skeleton(), 0.4)
     assert bank.correct("body_1", xyz, conf) is None
-    assert len(bank) == 0 and bank.retain([]) == []
+    assert len(bank) == 0
+    assert bank.retain([]) == []

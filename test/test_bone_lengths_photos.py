@@ -21,10 +21,8 @@ from bodypose3d_ros.core.bone_lengths import (
 )
 from bodypose3d_ros.core.intrinsics import default_intrinsics
 from bodypose3d_ros.core.lifting import project
+from bodypose3d_ros.core.models.blazepose import BlazePoseModel
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
-
-pytest.importorskip("mediapipe", reason="the embedded BlazePose model needs mediapipe==0.10.14")
-from bodypose3d_ros.core.models.blazepose import BlazePoseModel  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / ".cache" / "data"
 FRAMES = 30

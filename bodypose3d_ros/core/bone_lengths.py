@@ -1,4 +1,4 @@
-"""Anatomically consistent skeletons: each tracked person's bone lengths, and 3D joints that keep them.
+"""Anatomically consistent skeletons: each person's bone lengths, and 3D joints that keep them.
 
 The lift reproduces the model's pelvis-relative depths, and pose models underestimate how far a
 foreshortened limb reaches towards or away from the camera, so such a bone comes out short (a
@@ -165,14 +165,14 @@ class BoneLengthTracker:
 
     def __init__(self, params: BoneLengthParams | None = None) -> None:
         self.params = params or BoneLengthParams()
-        self._ratio = np.ones(len(BONE_KINDS))
-        self._evidence = np.full(len(BONE_KINDS), self.params.prior_weight)
-        self._sides = np.zeros(len(BONES))  # +1 farther, -1 nearer than the closest point; 0 new
-        self.lengths = np.full(len(CORRECTED_BONES), np.nan)  # the last lengths used, metres
+        self._ratio: FloatArray = np.ones(len(BONE_KINDS))
+        self._evidence: FloatArray = np.full(len(BONE_KINDS), self.params.prior_weight)
+        self._sides: FloatArray = np.zeros(len(BONES))  # +1 farther, -1 nearer than the closest point; 0 new
+        self.lengths: FloatArray = np.full(len(CORRECTED_BONES), np.nan)  # the last lengths used, metres
         # Lower bounds (ratio to the scaled table) and weights proven by the last correction.
-        self._proven_ratio = np.zeros(len(CORRECTED_BONES))
-        self._proven_weight = np.zeros(len(CORRECTED_BONES))
-        self._floor = np.zeros(len(BONE_KINDS))  # per kind: what proven bounds raised it to
+        self._proven_ratio: FloatArray = np.zeros(len(CORRECTED_BONES))
+        self._proven_weight: FloatArray = np.zeros(len(CORRECTED_BONES))
+        self._floor: FloatArray = np.zeros(len(BONE_KINDS))  # per kind: what proven bounds raised it to
 
     @property
     def ratios(self) -> FloatArray:

@@ -50,6 +50,7 @@ class NodeParameters:
     smoothing_root_min_cutoff: float = 0.1
     smoothing_root_beta: float = 0.05
     smoothing_d_cutoff: float = 1.0
+    bone_length_correction: bool = True
     person_min_keypoint_confidence: float = 0.3
     person_min_keypoints: int = 6
     max_people: int = 8
@@ -116,6 +117,8 @@ DESCRIPTIONS: dict[str, str] = {
     "smoothing_root_min_cutoff": "One-Euro min cutoff [Hz] for the root (pelvis) depth",
     "smoothing_root_beta": "One-Euro speed coefficient for the root depth",
     "smoothing_d_cutoff": "One-Euro derivative cutoff [Hz] for all filtered values",
+    "bone_length_correction": "re-solve bone depths so each tracked person's bones keep their "
+    "estimated lengths (joints stay on their camera rays)",
     "person_min_keypoint_confidence": "keypoints below this confidence do not count as seen",
     "person_min_keypoints": "a person needs at least this many seen keypoints to be tracked",
     "max_people": "most people tracked (and cropped) per frame",
