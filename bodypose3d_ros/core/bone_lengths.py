@@ -177,7 +177,8 @@ class BoneLengthTracker:
     @property
     def ratios(self) -> FloatArray:
         """Estimated length / scaled table length per kind (:data:`BONE_KINDS` order)."""
-        return self._ratio.copy()
+        ratios: FloatArray = self._ratio.copy()
+        return ratios
 
     def observe(self, xyz: FloatArray, confidence: FloatArray, scale: float) -> None:
         """Learn from one frame's lifted (uncorrected) skeleton whose size is ``scale``.
