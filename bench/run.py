@@ -9,7 +9,8 @@ Three parts, each measured side by side with its reference in the same run:
 2. e2e: the node as its own process fed a 30 Hz camera stream over DDS, against the bare model;
 3. batching: the BodyPose3DNet path at batch 1 vs 8 (contract TEST FIXTURE network);
 4. metric_3d: extra cost per person of the metric-3D steps beside the plain pipeline: lens
-   undistortion, and depth fusion (the pipeline with and without a depth image).
+   undistortion, depth fusion (the pipeline with and without a depth image) and bone-length
+   correction (on vs off).
 
 Prints a table with PASS/MISS per target and writes ``<out>/results.json``.
 """
@@ -188,6 +189,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
             depth_fusion_us_per_person=fusion["1_person"]["extra_us_per_person"],
             depth_fusion=fusion,
         )
+        from bench.bone_correction import measure_bone_correction
+
+        _log("part 4c: metric 3D, bone-length correction per person, on vs off")
+        results["metric_3d"].update(measure_bone_correction(photo, warmup, reps, _log))
     results["duration_s"] = round(time.monotonic() - start, 1)
     results.update(_headline(results))
     results["targets"] = [check.as_json() for check in checks(results)]
@@ -218,7 +223,9 @@ DEFINITIONS = {
     "plumb_bob lens minus without distortion (closed-form rays), interleaved in one loop; "
     "by_model: the same for each distortion model; depth_fusion_us_per_person: median over frames "
     "of (pipeline with a 640x480 16UC1 depth image minus the same pipeline without it), 1 person, "
-    "model replayed, interleaved in one loop",
+    "model replayed, interleaved in one loop; bone_correction_us_per_person: median pipeline time "
+    "(BlazePose replayed) with bone_length_correction minus without, both run alternately in one "
+    "loop",
 }
 
 
@@ -367,6 +374,16 @@ def format_table(results: dict[str, Any]) -> str:
                          f"{r['pipeline_with_depth_us']:10.0f}{r['extra_us_per_person']:14.0f}"
                          f"{r['anchor_step_us_per_person']:13.0f}"
                          f"{r['depth_decode_us_per_frame']:9.0f}")  # fmt: skip
+    if "metric_3d" in results and "bone_correction_us_per_person" in results["metric_3d"]:
+        m3 = results["metric_3d"]
+        lines += [
+            "",
+            "4c. metric 3D: pipeline, one person [us] (BlazePose replayed, extra = on - off)",
+        ]
+        lines.append(f"   {'bone correction off / on':34s}"
+                     f"{m3['pipeline_us_without_bone_correction']:10.1f}"
+                     f"{m3['pipeline_us_with_bone_correction']:10.1f}"
+                     f"{m3['bone_correction_us_per_person']:+10.1f}")  # fmt: skip
     if results["targets"]:
         lines += ["", "targets"]
         for target in checks(results):

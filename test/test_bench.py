@@ -55,6 +55,10 @@ def test_quick_bench_writes_complete_consistent_results(
 
     bad = {key: results.get(key) for key in POSITIVE_KEYS if not _positive(results.get(key))}
     assert not bad, f"missing or not finite and positive: {bad}"
+    metric_3d = results["metric_3d"]
+    assert _positive(metric_3d["pipeline_us_with_bone_correction"])
+    assert _positive(metric_3d["pipeline_us_without_bone_correction"])
+    assert math.isfinite(metric_3d["bone_correction_us_per_person"])
     assert isinstance(results["frames_dropped"], int)
     assert results["frames_dropped"] >= 0
     assert math.isfinite(results["rss_growth_mb"])

@@ -14,6 +14,7 @@ Pure NumPy; one :class:`BoneLengthTracker` per person, kept in a :class:`BoneLen
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -67,24 +68,33 @@ MAIN_BONES: tuple[tuple[int, int], ...] = tuple(
 )  # fmt: skip
 
 
-def _tree_levels() -> tuple[npt.NDArray[np.intp], ...]:
-    """BONES grouped by the child's distance from the pelvis: each level needs only the last."""
-    depth = {0: 0}
-    for parent, child in BONES:  # parents come before children in the keypoint order
-        depth[child] = depth[parent] + 1
-    levels: dict[int, list[int]] = {}
-    for index, (_, child) in enumerate(BONES):
-        levels.setdefault(depth[child], []).append(index)
-    return tuple(np.array(levels[d], dtype=np.intp) for d in sorted(levels))
-
-
-_LEVELS = _tree_levels()
-_BONE_PARENT: npt.NDArray[np.intp] = np.array([p for p, _ in BONES], dtype=np.intp)
-_BONE_CHILD: npt.NDArray[np.intp] = np.array([c for _, c in BONES], dtype=np.intp)
 # For every tree bone, its row in CORRECTED_BONES, or -1 (the model's depth offset is kept).
-_CORRECTED_ROW: npt.NDArray[np.intp] = np.array(
-    [CORRECTED_BONES.index(b) if b in CORRECTED_BONES else -1 for b in BONES], dtype=np.intp
+# Parents come before children in BONES, so one pass in this order sees every parent settled.
+_TREE_WALK: tuple[tuple[int, int, int, int], ...] = tuple(
+    (index, parent, child, CORRECTED_BONES.index((parent, child)))
+    if (parent, child) in CORRECTED_BONES
+    else (index, parent, child, -1)
+    for index, (parent, child) in enumerate(BONES)
 )
+# Each kind's bones: the left and right one, or the middle one twice.
+_KIND_BONES: npt.NDArray[np.intp] = np.array(
+    [(np.flatnonzero(kind == _KIND_OF_BONE).tolist() * 2)[:2] for kind in range(len(BONE_KINDS))],
+    dtype=np.intp,
+)
+_KIND_HAS_TWO: FloatArray = np.array(
+    [float(np.count_nonzero(kind == _KIND_OF_BONE) == 2) for kind in range(len(BONE_KINDS))]
+)
+
+
+def _per_kind(values: FloatArray, combine: np.ufunc) -> FloatArray:
+    """Combine a per-bone array per kind: np.add sums a kind's two sides, np.maximum takes the
+    larger (a middle bone counts once either way)."""
+    first, second = values[_KIND_BONES[:, 0]], values[_KIND_BONES[:, 1]]
+    if combine is np.add:
+        return np.asarray(first + second * _KIND_HAS_TWO)
+    return np.asarray(combine(first, second))
+
+
 _PARENTS: npt.NDArray[np.intp] = np.array([p for p, _ in CORRECTED_BONES], dtype=np.intp)
 _CHILDREN: npt.NDArray[np.intp] = np.array([c for _, c in CORRECTED_BONES], dtype=np.intp)
 _MIN_DEPTH_M = 1e-3  # a joint closer than this to the camera plane is not a solution
@@ -167,12 +177,18 @@ class BoneLengthTracker:
         self.params = params or BoneLengthParams()
         self._ratio: FloatArray = np.ones(len(BONE_KINDS))
         self._evidence: FloatArray = np.full(len(BONE_KINDS), self.params.prior_weight)
-        self._sides: FloatArray = np.zeros(len(BONES))  # +1 farther, -1 nearer than the closest point; 0 new
-        self.lengths: FloatArray = np.full(len(CORRECTED_BONES), np.nan)  # the last lengths used, metres
+        self._sides: FloatArray = np.zeros(
+            len(BONES)
+        )  # +1 farther, -1 nearer than the closest point; 0 new
+        self.lengths: FloatArray = np.full(
+            len(CORRECTED_BONES), np.nan
+        )  # the last lengths used, metres
         # Lower bounds (ratio to the scaled table) and weights proven by the last correction.
         self._proven_ratio: FloatArray = np.zeros(len(CORRECTED_BONES))
         self._proven_weight: FloatArray = np.zeros(len(CORRECTED_BONES))
-        self._floor: FloatArray = np.zeros(len(BONE_KINDS))  # per kind: what proven bounds raised it to
+        self._floor: FloatArray = np.zeros(
+            len(BONE_KINDS)
+        )  # per kind: what proven bounds raised it to
 
     @property
     def ratios(self) -> FloatArray:
@@ -189,46 +205,41 @@ class BoneLengthTracker:
         """
         p = self.params
         vectors = xyz[_CHILDREN] - xyz[_PARENTS]
-        lengths = np.linalg.norm(vectors, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sine = np.abs(vectors[:, 2]) / lengths
-        side_on = (sine <= p.max_side_on_sine) & (lengths > 0.0)
-        weights = np.where(
-            side_on, confidence[_PARENTS] * confidence[_CHILDREN] * (1.0 - sine**2), 0.0
-        )
+        lengths = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+        sine_sq = vectors[:, 2] ** 2 / np.maximum(lengths, 1e-12) ** 2
+        pair_conf = confidence[_PARENTS] * confidence[_CHILDREN]
+        side_on = (sine_sq <= p.max_side_on_sine**2) & (lengths > 0.0)
         ratio = np.where(side_on, lengths / (scale * TABLE_LENGTHS_M), 0.0)
+        weights = np.where(side_on, pair_conf * (1.0 - sine_sq), 0.0)
         proven = self._proven_ratio > ratio
         ratio = np.where(proven, self._proven_ratio, ratio)
         weights = np.where(proven, self._proven_weight, weights)
         self._proven_ratio = np.zeros(len(CORRECTED_BONES))
-        self._proven_weight = np.zeros(len(CORRECTED_BONES))
 
         current = self._ratio[_KIND_OF_BONE]
-        conf = np.minimum(confidence[_PARENTS], confidence[_CHILDREN])
+        gate = np.minimum(p.prior_gate, current * p.estimate_gate)
         usable = (
-            (conf >= p.min_confidence)
+            (np.minimum(confidence[_PARENTS], confidence[_CHILDREN]) >= p.min_confidence)
             & (weights > 0.0)
-            & (ratio <= p.prior_gate)
-            & (ratio >= 1.0 / p.prior_gate)
-            & (ratio <= current * p.estimate_gate)
-            & (ratio >= current / p.estimate_gate)
+            & (ratio <= gate)
+            & (ratio >= np.maximum(1.0 / p.prior_gate, current / p.estimate_gate))
         )
         if not usable.any():
             return
         weights = np.where(usable, weights, 0.0)
-        kind_weight = np.bincount(_KIND_OF_BONE, weights, minlength=len(BONE_KINDS))
-        weighted = np.bincount(_KIND_OF_BONE, weights * ratio, minlength=len(BONE_KINDS))
+        kind_weight = _per_kind(weights, np.add)
         seen = kind_weight > 0.0
         total = self._evidence + kind_weight
-        mean = (self._ratio * self._evidence + weighted) / np.where(seen, total, 1.0)
-        step = 1.0 + p.max_step
+        mean = (self._ratio * self._evidence + _per_kind(weights * ratio, np.add)) / np.where(
+            seen, total, 1.0
+        )
         # A proven lower bound is a hard fact (up to a wrong joint): the estimate rises to it at
         # the step limit rather than at the running mean's pace, and what it reached that way
         # is a floor that side-on views of the other side cannot pull it under; the floor sinks
         # slowly, so a wrong joint's proof does not last.
-        bound = np.zeros(len(BONE_KINDS))
-        np.maximum.at(bound, _KIND_OF_BONE, np.where(usable & proven, ratio * PROVEN_MARGIN, 0.0))
+        bound = _per_kind(np.where(usable & proven, ratio * PROVEN_MARGIN, 0.0), np.maximum)
         self._floor *= 1.0 - FLOOR_SINK
+        step = 1.0 + p.max_step
         target = np.maximum(np.maximum(mean, bound), self._floor)
         limited = np.clip(target, self._ratio / step, self._ratio * step)
         self._ratio = np.where(seen, limited, self._ratio)
@@ -261,6 +272,7 @@ class BoneLengthTracker:
             rows = np.array([CORRECTED_BONES.index(b) for b in unreachable], dtype=np.intp)
             reached = bone_lengths(corrected, unreachable)
             self._proven_ratio[rows] = reached / (scale * TABLE_LENGTHS_M[rows])
+            self._proven_weight = np.zeros(len(CORRECTED_BONES))
             self._proven_weight[rows] = conf[_PARENTS[rows]] * conf[_CHILDREN[rows]]
         out = np.where(lifted[:, None], corrected, points)
         return BoneCorrection(out, lengths, unreachable, scale, True)
@@ -268,68 +280,66 @@ class BoneLengthTracker:
     def _walk_tree(
         self, points: FloatArray, lifted: npt.NDArray[np.bool_], lengths: FloatArray
     ) -> tuple[FloatArray, tuple[tuple[int, int], ...]]:
-        """New depths along every joint's ray, level by level from the pelvis."""
-        old_depth = np.where(lifted, points[:, 2], 1.0)
-        rays = points / old_depth[:, None]  # unit-depth rays: the point at depth t is t * ray
-        depth = old_depth.copy()
+        """New depths along every joint's ray, from the pelvis out (plain floats: 14 small
+        quadratics cost less than NumPy's per-call overhead would)."""
+        old = np.where(lifted, points[:, 2], 1.0)
+        rays = points / old[:, None]  # unit-depth rays: the point at depth t is t * ray
+        ray, old_depth, ok = rays.tolist(), old.tolist(), lifted.tolist()
+        length, sides = lengths.tolist(), self._sides.tolist()
+        depth = list(old_depth)
         unreachable: list[tuple[int, int]] = []
-        for level in _LEVELS:
-            parent, child = _BONE_PARENT[level], _BONE_CHILD[level]
-            ok = lifted[parent] & lifted[child]
+        for bone, parent, child, row in _TREE_WALK:
+            if not (ok[parent] and ok[child]):
+                continue
             # Where the model puts the child once its parent has moved along its own ray.
-            model_depth = old_depth[child] + (depth[parent] - old_depth[parent])
-            new_depth = np.where(ok, model_depth, depth[child])
-            rows = _CORRECTED_ROW[level]
-            solve = ok & (rows >= 0)
-            if solve.any():
-                solved, reached = self._solve(
-                    level[solve],
-                    rays[parent[solve]] * depth[parent[solve], None],
-                    rays[child[solve]],
-                    lengths[rows[solve]],
-                    model_depth[solve],
-                )
-                new_depth[solve] = solved
-                unreachable.extend(BONES[i] for i in level[solve][~reached])
-            keep = ~(new_depth > _MIN_DEPTH_M)  # a joint never goes behind the camera
-            new_depth[keep] = old_depth[child[keep]]
-            depth[child] = new_depth
-        return rays * depth[:, None], tuple(unreachable)
+            model_depth = old_depth[child] + depth[parent] - old_depth[parent]
+            if row < 0:
+                new_depth = model_depth
+            else:
+                new_depth, reached, sides[bone] = self._solve(
+                    [t * depth[parent] for t in ray[parent]], ray[child], length[row],
+                    model_depth, sides[bone],
+                )  # fmt: skip
+                if not reached:
+                    unreachable.append((parent, child))
+            # A joint never goes behind the camera.
+            depth[child] = new_depth if new_depth > _MIN_DEPTH_M else old_depth[child]
+        self._sides = np.array(sides)
+        return rays * np.array(depth)[:, None], tuple(unreachable)
 
     def _solve(
         self,
-        bones: npt.NDArray[np.intp],
-        parent_xyz: FloatArray,
-        child_ray: FloatArray,
-        length: FloatArray,
-        model_depth: FloatArray,
-    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-        """Depth t of each child on its ray r with |t r - P| = length, on the model's side.
+        parent_xyz: list[float],
+        child_ray: list[float],
+        length: float,
+        model_depth: float,
+        previous_side: float,
+    ) -> tuple[float, bool, float]:
+        """Depth t of a child on its ray r with |t r - P| = length, on the model's side.
 
         |t r - P|^2 = L^2 is (r.r) t^2 - 2 (r.P) t + (P.P - L^2) = 0: two depths symmetric about
         t0 = r.P / r.r, the ray's point nearest the parent. The model's child depth picks the
         side (nearer or farther than t0); when the model is ambiguous the last side is kept.
         With no real root the ray never comes close enough and t0 is the answer.
+        Returns (depth, whether the length was reached, the side now remembered).
         """
-        a = np.einsum("ij,ij->i", child_ray, child_ray)
-        b = np.einsum("ij,ij->i", child_ray, parent_xyz)
-        c = np.einsum("ij,ij->i", parent_xyz, parent_xyz) - length**2
+        (rx, ry, rz), (px, py, pz) = child_ray, parent_xyz
+        a = rx * rx + ry * ry + rz * rz
+        b = rx * px + ry * py + rz * pz
+        c = px * px + py * py + pz * pz - length * length
         discriminant = b * b - a * c
-        reached = discriminant >= 0.0
         nearest = b / a
-        half_gap = np.sqrt(np.maximum(discriminant, 0.0)) / a
+        if discriminant < 0.0:
+            return nearest, False, previous_side
+        half_gap = math.sqrt(discriminant) / a
         offset = model_depth - nearest
-        side = np.where(offset < 0.0, -1.0, 1.0)
-        previous = self._sides[bones]
-        ambiguous = (np.abs(offset) < self.params.ambiguity * half_gap) & (previous != 0.0)
-        side = np.where(ambiguous, previous, side)
+        side = -1.0 if offset < 0.0 else 1.0
+        if previous_side != 0.0 and abs(offset) < self.params.ambiguity * half_gap:
+            side = previous_side
         depth = nearest + side * half_gap
-        # The nearer solution behind the camera (a bone longer than the joint's distance): farther.
-        behind = depth <= _MIN_DEPTH_M
-        side = np.where(behind, 1.0, side)
-        depth = np.where(behind, nearest + half_gap, depth)
-        self._sides[bones] = np.where(reached, side, previous)
-        return depth, reached
+        if depth <= _MIN_DEPTH_M:  # the nearer solution behind the camera: take the farther
+            side, depth = 1.0, nearest + half_gap
+        return depth, True, side
 
 
 class BoneLengthBank:
