@@ -15,11 +15,15 @@ from bodypose3d_ros.core.bone_lengths import (
     bone_lengths,
     person_scale,
 )
+from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.lifting import lift_pose, project
+from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.skeleton import BONES, INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS
-from bodypose3d_ros.core.types import FloatArray
+from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
 
 K = np.array([[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], [0.0, 0.0, 1.0]])
+IMAGE = np.zeros((480, 640, 3), dtype=np.uint8)
+INTRINSICS = Intrinsics(fx=600.0, fy=600.0, cx=320.0, cy=240.0, source="test")
 PELVIS_NECK_M = 0.4926854  # the table's pelvis-neck: one scale-normalised unit of z_rel
 ROOT = np.array([0.25, 0.05, 3.0])
 ROW = {(KEYPOINT_NAMES[p], KEYPOINT_NAMES[c]): i for i, (p, c) in enumerate(CORRECTED_BONES)}
@@ -370,3 +374,62 @@ def test_a_disabled_bank_changes_nothing_and_keeps_no_state() -> None:
     assert bank.correct("body_1", xyz, conf) is None
     assert len(bank) == 0
     assert bank.retain([]) == []
+
+
+# --- in the pipeline ---------------------------------------------------------------------------
+
+
+class _Replay:
+    """A pose source that hands back a given 2.5D pose (or nobody): a test fixture, no model."""
+
+    name = "replay"
+    description = "replayed synthetic pose"
+    precision = "n/a"
+
+    def __init__(self, poses: list[Pose25D]) -> None:
+        self.poses = poses
+
+    def estimate(self, image_bgr: np.ndarray, boxes: object, intrinsics: object) -> list[Pose25D]:
+        return list(self.poses)
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _pipeline(correction: bool) -> tuple[PosePipeline, _Replay, Pose25D]:
+    uv, z_rel = model_view(true_skeleton(), 0.4)
+    pose = Pose25D(uv, z_rel, np.ones(NUM_KEYPOINTS), Box(100, 20, 300, 440), 0.9)
+    source = _Replay([pose])
+    config = PipelineConfig(smoothing=False, bone_length_correction=correction)
+    return PosePipeline(source, config), source, pose
+
+
+def test_pipeline_without_correction_publishes_the_plain_lift() -> None:
+    pipeline, _, pose = _pipeline(correction=False)
+    (person,) = pipeline.process(IMAGE, INTRINSICS, 0.0).people
+    plain = lift_pose(pose.uv, pose.z_rel, pose.confidence, K)
+    np.testing.assert_array_equal(person.xyz, plain.xyz)
+    assert "bones_unreachable" not in person.extras
+    assert pipeline.bone_lengths(person.id) is None
+
+
+def test_pipeline_corrects_each_tracked_person_and_frees_them_when_lost() -> None:
+    pipeline, source, pose = _pipeline(correction=True)
+    (person,) = pipeline.process(IMAGE, INTRINSICS, 0.0).people
+    plain = lift_pose(pose.uv, pose.z_rel, pose.confidence, K)
+    assert np.abs(person.xyz - plain.xyz).max() > 0.05  # the foreshortened limbs moved
+    np.testing.assert_allclose(project(person.xyz, K), pose.uv, atol=1e-6)
+    np.testing.assert_array_equal(person.uv, pose.uv)
+    assert person.extras["bones_unreachable"] >= 0
+    assert pipeline.bone_lengths(person.id) is not None
+    source.poses = []
+    lost: list[str] = []
+    for frame in range(1, 100):  # bounds a failure only: the tracker lets go when it decides
+        lost += pipeline.process(IMAGE, INTRINSICS, frame / 30.0).lost_ids
+        if person.id in lost:
+            break
+    assert person.id in lost
+    assert pipeline.bone_lengths(person.id) is None
