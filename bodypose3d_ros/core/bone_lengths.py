@@ -98,9 +98,10 @@ def _per_kind(values: FloatArray, combine: np.ufunc) -> FloatArray:
 _PARENTS: npt.NDArray[np.intp] = np.array([p for p, _ in CORRECTED_BONES], dtype=np.intp)
 _CHILDREN: npt.NDArray[np.intp] = np.array([c for _, c in CORRECTED_BONES], dtype=np.intp)
 _MIN_DEPTH_M = 1e-3  # a joint closer than this to the camera plane is not a solution
-# A proven bone is given a little more than it proved, so 2D jitter does not leave it unreachable.
-PROVEN_MARGIN = 1.05
-FLOOR_SINK = 0.002  # per frame: how fast a proven floor is forgotten
+# Lower bounds are kept for this many frames; the estimate is held at least at the
+# BOUND_RANK-th largest, so one or two wrong joints cannot raise it and 2D jitter seldom exceeds it.
+BOUND_WINDOW = 30
+BOUND_RANK = 3
 
 
 @dataclass(frozen=True)
@@ -183,12 +184,9 @@ class BoneLengthTracker:
         self.lengths: FloatArray = np.full(
             len(CORRECTED_BONES), np.nan
         )  # the last lengths used, metres
-        # Lower bounds (ratio to the scaled table) and weights proven by the last correction.
-        self._proven_ratio: FloatArray = np.zeros(len(CORRECTED_BONES))
-        self._proven_weight: FloatArray = np.zeros(len(CORRECTED_BONES))
-        self._floor: FloatArray = np.zeros(
-            len(BONE_KINDS)
-        )  # per kind: what proven bounds raised it to
+        # The last frames' lower bounds per bone (ratio to the scaled table; 0 = none).
+        self._bounds: FloatArray = np.zeros((BOUND_WINDOW, len(CORRECTED_BONES)))
+        self._frames = 0
 
     @property
     def ratios(self) -> FloatArray:
@@ -199,51 +197,45 @@ class BoneLengthTracker:
     def observe(self, xyz: FloatArray, confidence: FloatArray, scale: float) -> None:
         """Learn from one frame's lifted (uncorrected) skeleton whose size is ``scale``.
 
-        Two kinds of evidence: a bone the model sees nearly side-on gives its length; and a bone
-        left unreachable by the last correction (its child ray never came as close to the parent
-        as the estimate) proved itself at least that long, whatever depth the model gave it.
+        Two kinds of evidence: a bone the model sees nearly side-on gives its length (a running
+        mean); and in every frame the image alone shows how short each bone can be at least (how
+        close its child's ray comes to the parent), whatever depth the model gave it. The
+        estimate is held at or above a robust high value of those lower bounds over the last
+        frames, approached at the same limited pace.
         """
         p = self.params
         vectors = xyz[_CHILDREN] - xyz[_PARENTS]
         lengths = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
         sine_sq = vectors[:, 2] ** 2 / np.maximum(lengths, 1e-12) ** 2
-        pair_conf = confidence[_PARENTS] * confidence[_CHILDREN]
         side_on = (sine_sq <= p.max_side_on_sine**2) & (lengths > 0.0)
         ratio = np.where(side_on, lengths / (scale * TABLE_LENGTHS_M), 0.0)
-        weights = np.where(side_on, pair_conf * (1.0 - sine_sq), 0.0)
-        proven = self._proven_ratio > ratio
-        ratio = np.where(proven, self._proven_ratio, ratio)
-        weights = np.where(proven, self._proven_weight, weights)
-        self._proven_ratio = np.zeros(len(CORRECTED_BONES))
-
         current = self._ratio[_KIND_OF_BONE]
-        gate = np.minimum(p.prior_gate, current * p.estimate_gate)
         usable = (
-            (np.minimum(confidence[_PARENTS], confidence[_CHILDREN]) >= p.min_confidence)
-            & (weights > 0.0)
-            & (ratio <= gate)
+            side_on
+            & (np.minimum(confidence[_PARENTS], confidence[_CHILDREN]) >= p.min_confidence)
+            & (ratio <= np.minimum(p.prior_gate, current * p.estimate_gate))
             & (ratio >= np.maximum(1.0 / p.prior_gate, current / p.estimate_gate))
         )
-        if not usable.any():
-            return
-        weights = np.where(usable, weights, 0.0)
+        weights = np.where(
+            usable, confidence[_PARENTS] * confidence[_CHILDREN] * (1.0 - sine_sq), 0.0
+        )
         kind_weight = _per_kind(weights, np.add)
         seen = kind_weight > 0.0
         total = self._evidence + kind_weight
         mean = (self._ratio * self._evidence + _per_kind(weights * ratio, np.add)) / np.where(
             seen, total, 1.0
         )
-        # A proven lower bound is a hard fact (up to a wrong joint): the estimate rises to it at
-        # the step limit rather than at the running mean's pace, and what it reached that way
-        # is a floor that side-on views of the other side cannot pull it under; the floor sinks
-        # slowly, so a wrong joint's proof does not last.
-        bound = _per_kind(np.where(usable & proven, ratio * PROVEN_MARGIN, 0.0), np.maximum)
-        self._floor *= 1.0 - FLOOR_SINK
+        # A lower bound seen in at least BOUND_RANK recent frames is a fact (the 2D would have to
+        # be wrong that often): the estimate rises to it even without a side-on view.
+        recent = np.partition(self._bounds, -BOUND_RANK, axis=0)[-BOUND_RANK]
+        plausible = recent <= np.minimum(p.prior_gate, current * p.estimate_gate)
+        bound = _per_kind(np.where(plausible, recent, 0.0), np.maximum)
+        raise_ = bound > self._ratio
         step = 1.0 + p.max_step
-        target = np.maximum(np.maximum(mean, bound), self._floor)
+        target = np.where(seen, mean, self._ratio)
+        target = np.maximum(target, bound)
         limited = np.clip(target, self._ratio / step, self._ratio * step)
-        self._ratio = np.where(seen, limited, self._ratio)
-        self._floor = np.maximum(self._floor, np.minimum(bound, self._ratio))
+        self._ratio = np.where(seen | raise_, limited, self._ratio)
         self._evidence = np.where(seen, np.minimum(total, p.memory), self._evidence)
 
     def correct(
@@ -267,27 +259,29 @@ class BoneLengthTracker:
             self.observe(clean, conf, scale)
         lengths = scale * TABLE_LENGTHS_M * self._ratio[_KIND_OF_BONE]
         self.lengths = lengths
-        corrected, unreachable = self._walk_tree(clean, lifted, lengths)
-        if learn and unreachable:
-            rows = np.array([CORRECTED_BONES.index(b) for b in unreachable], dtype=np.intp)
-            reached = bone_lengths(corrected, unreachable)
-            self._proven_ratio[rows] = reached / (scale * TABLE_LENGTHS_M[rows])
-            self._proven_weight = np.zeros(len(CORRECTED_BONES))
-            self._proven_weight[rows] = conf[_PARENTS[rows]] * conf[_CHILDREN[rows]]
+        corrected, unreachable, shortest = self._walk_tree(clean, lifted, lengths)
+        if learn:
+            confident = np.minimum(conf[_PARENTS], conf[_CHILDREN]) >= self.params.min_confidence
+            bounds = np.where(confident, shortest / (scale * TABLE_LENGTHS_M), 0.0)
+            self._bounds[self._frames % BOUND_WINDOW] = bounds
+            self._frames += 1
         out = np.where(lifted[:, None], corrected, points)
         return BoneCorrection(out, lengths, unreachable, scale, True)
 
     def _walk_tree(
         self, points: FloatArray, lifted: npt.NDArray[np.bool_], lengths: FloatArray
-    ) -> tuple[FloatArray, tuple[tuple[int, int], ...]]:
+    ) -> tuple[FloatArray, tuple[tuple[int, int], ...], FloatArray]:
         """New depths along every joint's ray, from the pelvis out (plain floats: 14 small
-        quadratics cost less than NumPy's per-call overhead would)."""
+        quadratics cost less than NumPy's per-call overhead would); also the bones that could
+        not reach their length, and each corrected bone's shortest possible length (0 where
+        not solved)."""
         old = np.where(lifted, points[:, 2], 1.0)
         rays = points / old[:, None]  # unit-depth rays: the point at depth t is t * ray
         ray, old_depth, ok = rays.tolist(), old.tolist(), lifted.tolist()
         length, sides = lengths.tolist(), self._sides.tolist()
         depth = list(old_depth)
         unreachable: list[tuple[int, int]] = []
+        shortest = [0.0] * len(CORRECTED_BONES)
         for bone, parent, child, row in _TREE_WALK:
             if not (ok[parent] and ok[child]):
                 continue
@@ -296,7 +290,7 @@ class BoneLengthTracker:
             if row < 0:
                 new_depth = model_depth
             else:
-                new_depth, reached, sides[bone] = self._solve(
+                new_depth, reached, sides[bone], shortest[row] = self._solve(
                     [t * depth[parent] for t in ray[parent]], ray[child], length[row],
                     model_depth, sides[bone],
                 )  # fmt: skip
@@ -305,7 +299,7 @@ class BoneLengthTracker:
             # A joint never goes behind the camera.
             depth[child] = new_depth if new_depth > _MIN_DEPTH_M else old_depth[child]
         self._sides = np.array(sides)
-        return rays * np.array(depth)[:, None], tuple(unreachable)
+        return rays * np.array(depth)[:, None], tuple(unreachable), np.array(shortest)
 
     def _solve(
         self,
@@ -314,14 +308,15 @@ class BoneLengthTracker:
         length: float,
         model_depth: float,
         previous_side: float,
-    ) -> tuple[float, bool, float]:
+    ) -> tuple[float, bool, float, float]:
         """Depth t of a child on its ray r with |t r - P| = length, on the model's side.
 
         |t r - P|^2 = L^2 is (r.r) t^2 - 2 (r.P) t + (P.P - L^2) = 0: two depths symmetric about
         t0 = r.P / r.r, the ray's point nearest the parent. The model's child depth picks the
         side (nearer or farther than t0); when the model is ambiguous the last side is kept.
         With no real root the ray never comes close enough and t0 is the answer.
-        Returns (depth, whether the length was reached, the side now remembered).
+        Returns (depth, whether the length was reached, the side now remembered, the distance
+        from P to the ray: the shortest the bone can be).
         """
         (rx, ry, rz), (px, py, pz) = child_ray, parent_xyz
         a = rx * rx + ry * ry + rz * rz
@@ -329,8 +324,9 @@ class BoneLengthTracker:
         c = px * px + py * py + pz * pz - length * length
         discriminant = b * b - a * c
         nearest = b / a
+        shortest = math.sqrt(max(length * length - discriminant / a, 0.0))
         if discriminant < 0.0:
-            return nearest, False, previous_side
+            return nearest, False, previous_side, shortest
         half_gap = math.sqrt(discriminant) / a
         offset = model_depth - nearest
         side = -1.0 if offset < 0.0 else 1.0
@@ -339,7 +335,7 @@ class BoneLengthTracker:
         depth = nearest + side * half_gap
         if depth <= _MIN_DEPTH_M:  # the nearer solution behind the camera: take the farther
             side, depth = 1.0, nearest + half_gap
-        return depth, True, side
+        return depth, True, side, shortest
 
 
 class BoneLengthBank:
