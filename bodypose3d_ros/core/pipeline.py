@@ -13,9 +13,9 @@ from typing import Protocol
 
 import numpy as np
 
+from bodypose3d_ros.core.bone_lengths import BoneLengthBank
 from bodypose3d_ros.core.depth_fusion import DepthFusionConfig, anchor_person
 from bodypose3d_ros.core.depth_image import DepthImage
-from bodypose3d_ros.core.bone_lengths import BoneLengthBank
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.lifting import lift_pose
 from bodypose3d_ros.core.smoothing import (
