@@ -94,9 +94,10 @@ def test_unpadded_bgr8_is_zero_copy() -> None:
 
 
 def test_unknown_encoding_lists_supported() -> None:
+    """(yuv422 was the example here until the driver encodings became supported.)"""
     with pytest.raises(ImageDecodeError) as err:
-        decode_raw(b"\0" * 100, 2, 2, 6, "yuv422")
-    assert "yuv422" in str(err.value)
+        decode_raw(b"\0" * 100, 2, 2, 6, "bayer_xyzw8")
+    assert "bayer_xyzw8" in str(err.value)
     assert all(enc in str(err.value) for enc in SUPPORTED_ENCODINGS)
 
 
@@ -188,3 +189,11 @@ def test_raw_720p_bgr8_is_a_view_and_rgb8_one_converted_copy() -> None:
     assert converted.flags.c_contiguous
     assert converted.flags.owndata  # not a view of an intermediate copy
     assert np.array_equal(converted, frame)
+
+
+def test_huge_encoding_string_is_clipped_in_the_error() -> None:
+    """A 1 MB encoding must not turn into a 1 MB error, log line and diagnostics value."""
+    with pytest.raises(ImageDecodeError) as err:
+        decode_raw(b"\0" * 12, 2, 2, 6, "x" * 1_000_000)
+    assert len(str(err.value)) < 1000
+    assert "+999936 chars" in str(err.value)

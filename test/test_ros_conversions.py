@@ -100,7 +100,7 @@ def test_mono16_keeps_the_high_byte_in_either_byte_order(big_endian: bool) -> No
 
 def test_decode_errors_surface_as_image_decode_error() -> None:
     msg = _image(_source(), "bgr8")
-    msg.encoding = "yuv422_yuy2"
+    msg.encoding = "jpeg"
     with pytest.raises(ImageDecodeError, match="unsupported encoding"):
         image_to_bgr(msg)
     with pytest.raises(ImageDecodeError, match="max_pixels"):
