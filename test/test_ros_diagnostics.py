@@ -179,3 +179,28 @@ def test_snapshot_is_immutable() -> None:
     snapshot = DiagnosticsSnapshot(**HEALTHY)
     with pytest.raises(dataclasses.FrozenInstanceError):
         snapshot.frames_received = 3  # type: ignore[misc]
+
+
+def test_one_frame_in_the_window_is_input_not_silence() -> None:
+    """Right after a lone processed frame the rate is 0 (it needs two), yet images do arrive."""
+    rates = RateMeter(5.0)
+    rates.tick(10.0)
+    status = _status(
+        input_rate_hz=rates.rate(10.1),
+        output_rate_hz=0.0,
+        recent_inputs=rates.count(10.1),
+        frames_received=1,
+        frames_processed=1,
+    )
+    assert "no input" not in status.message
+    quiet = _status(input_rate_hz=rates.rate(20.0), recent_inputs=rates.count(20.0))
+    assert "no input images" in quiet.message  # the window passed: now it is silence
+
+
+def test_bad_camera_info_count_is_reported_and_errors_are_clipped() -> None:
+    huge = "bad input image: unsupported encoding " + "x" * 1_000_000
+    status = _status(recent_rejects=1, last_error=huge, camera_info_rejected=3)
+    values = _values(status)
+    assert values["bad CameraInfo messages"] == "3"
+    assert len(values["last error"]) < 1000 and values["last error"].startswith(huge[:100])
+    assert len(status.message) < 1000

@@ -18,7 +18,6 @@ import numpy.typing as npt
 from bodypose3d_ros.core.types import FloatArray
 
 DEFAULT_RESET_AFTER_S = 1.0
-DEFAULT_MAX_REORDER_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -44,12 +43,12 @@ def smoothing_factor(rate_hz: float, cutoff_hz: float | FloatArray) -> float | F
 class OneEuroFilter:
     """A One-Euro filter applied element-wise to arrays of any (fixed) shape.
 
-    Time rules: the first sample passes through unchanged; a sample whose stamp repeats the
-    previous one or is slightly older (a message out of order by up to ``max_reorder_s``) returns
-    the previous estimate and leaves the state untouched; a jump back further than that (a bag
-    played in a loop, a restarted driver or simulation clock) or a gap longer than
-    ``reset_after_s`` restarts the filter, so the output follows the new timeline at once instead
-    of freezing, and a person found again after a stall is not dragged towards where they were.
+    Time rules: the first sample passes through unchanged. A sample whose stamp does not move
+    forward (a driver repeating or zeroing stamps, a message out of order, a bag played in a loop,
+    a restarted simulation clock) has no rate to filter with: it passes through and restarts the
+    filter from itself, so every frame shows what that frame saw (holding the previous estimate
+    instead froze the skeleton while the person moved). A gap longer than ``reset_after_s`` also
+    restarts, so a person found again after a stall is not dragged towards where they were.
     Non-finite elements of a sample pass through as given and do not touch that element's state;
     a change of shape restarts.
     """
@@ -58,13 +57,11 @@ class OneEuroFilter:
         self,
         params: OneEuroParams,
         reset_after_s: float = DEFAULT_RESET_AFTER_S,
-        max_reorder_s: float = DEFAULT_MAX_REORDER_S,
     ) -> None:
         if params.min_cutoff <= 0.0 or params.d_cutoff <= 0.0 or params.beta < 0.0:
             raise ValueError(f"cut-offs must be positive and beta non-negative: {params}")
         self.params = params
         self.reset_after_s = reset_after_s
-        self.max_reorder_s = max_reorder_s
         self._value: FloatArray | None = None
         self._speed: FloatArray | None = None
         self._stamp = 0.0
@@ -82,11 +79,8 @@ class OneEuroFilter:
         if self._value is None or self._speed is None or self._value.shape != sample.shape:
             return self._start(sample, stamp)
         dt = stamp - self._stamp
-        if dt > self.reset_after_s or dt < -self.max_reorder_s:
+        if dt > self.reset_after_s or dt <= 0.0:
             return self._start(sample, stamp)
-        if dt <= 0.0:
-            previous: FloatArray = self._value.copy()
-            return previous
 
         rate = 1.0 / dt
         known = np.isfinite(sample)

@@ -9,7 +9,7 @@ WARN (only while ``active``; an inactive node is expected to be idle)
   * intrinsics are the ``default`` guess: distances are only as good as that guess;
   * the CameraInfo's lens distortion could not be used (unknown model, wrong coefficients);
   * bad input (undecodable images, bad CameraInfo) was seen in the recent window;
-  * no images arrive (input rate 0);
+  * no images arrive (none in the rate window; a rate of 0 alone only means fewer than two);
   * more than half of the incoming frames are dropped: output rate below
     ``DROP_WARN_RATIO`` x input rate (compares windowed rates, so it reflects recent frames only).
     The node drops stale frames on purpose, but past half the camera rate skeletons turn choppy
@@ -28,6 +28,8 @@ from typing import Final
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from bodypose3d_ros.core.untrusted_text import clip
+
 OK: Final = 0
 WARN: Final = 1
 ERROR: Final = 2
@@ -37,6 +39,7 @@ _LEVEL_BYTES: Final[dict[int, bytes]] = {
     ERROR: DiagnosticStatus.ERROR,
 }
 DROP_WARN_RATIO: Final = 0.5
+MAX_ERROR_CHARS: Final = 300
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +71,10 @@ class DiagnosticsSnapshot:
     """People found whose 3D lift failed (left out of ``poses``, never published as zeros)."""
     depth: DepthCounters | None = None
     """Depth fusion's counters, when ``use_depth`` is on."""
+    recent_inputs: int = 0
+    """Images received in the rate window: one image gives no rate yet, but it is input."""
+    camera_info_rejected: int = 0
+    """CameraInfo messages that could not be used, each counted once (frames still processed)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,9 +113,9 @@ def assess(snapshot: DiagnosticsSnapshot) -> tuple[int, str]:
         if s.distortion.startswith("ignored"):
             warnings.append(f"lens distortion {s.distortion}")
         if s.recent_rejects > 0:
-            detail = f": {s.last_error}" if s.last_error else ""
+            detail = f": {clip(s.last_error, MAX_ERROR_CHARS)}" if s.last_error else ""
             warnings.append(f"{s.recent_rejects} bad input(s) recently{detail}")
-        if s.input_rate_hz <= 0.0:
+        if s.input_rate_hz <= 0.0 and s.recent_inputs == 0:
             warnings.append("no input images")
         elif s.output_rate_hz < DROP_WARN_RATIO * s.input_rate_hz:
             warnings.append(
@@ -151,7 +158,8 @@ def snapshot_values(snapshot: DiagnosticsSnapshot) -> list[KeyValue]:
         ("frames rejected (bad input)", str(s.frames_rejected)),
         ("recent bad inputs", str(s.recent_rejects)),
         ("people not lifted", str(s.people_not_lifted)),
-        ("last error", s.last_error),
+        ("bad CameraInfo messages", str(s.camera_info_rejected)),
+        ("last error", clip(s.last_error, MAX_ERROR_CHARS)),
     ) + (tuple(s.depth.values()) if s.depth is not None else ())
     return [KeyValue(key=key, value=value) for key, value in pairs]
 
