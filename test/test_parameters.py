@@ -20,6 +20,7 @@ from bodypose3d_ros.ros.parameters import (
     DESCRIPTIONS,
     NodeParameters,
     ParameterError,
+    check_parameter,
     defaults,
     parse_parameters,
 )
@@ -54,6 +55,11 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ("person_min_keypoints", 99, "person_min_keypoints=99 must be <= 34"),
         ("marker_min_confidence", 1.5, "marker_min_confidence=1.5 must be within 0..1"),
         ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be a finite number >= 0"),
+        ("diagnostics_period_s", 1e10, "diagnostics_period_s=10000000000.0 must be within 0.1..3600"),
+        ("diagnostics_period_s", 1e-12, "diagnostics_period_s=1e-12 must be within 0.1..3600"),
+        ("diagnostics_period_s", 0.0, "diagnostics_period_s=0.0 must be a finite number > 0"),
+        ("marker_lifetime_s", -0.5, "marker_lifetime_s=-0.5 must be a finite number >= 0"),
+        ("marker_lifetime_s", float("nan"), "marker_lifetime_s=nan must be a finite number"),
     ],
 )
 def test_bad_values_are_named_with_what_is_accepted(
@@ -64,6 +70,33 @@ def test_bad_values_are_named_with_what_is_accepted(
     with pytest.raises(ParameterError, match="invalid parameters") as caught:
         parse_parameters(values)
     assert expected in str(caught.value)
+
+
+def test_diagnostics_period_bounds_are_inclusive() -> None:
+    for period in (0.1, 3600, 3600.0):
+        assert parse_parameters({**defaults(), "diagnostics_period_s": period})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("diagnostics_period_s", 1e10, "diagnostics_period_s=10000000000.0 must be within"),
+        ("diagnostics_period_s", "fast", "diagnostics_period_s='fast' must be of type float"),
+        ("backend", "openpose", "backend='openpose' is not one of"),
+        ("marker_lifetime_s", -1, "marker_lifetime_s=-1.0 must be a finite number >= 0"),
+    ],
+)
+def test_one_parameter_checked_on_its_own(name: str, value: object, problem: str) -> None:
+    """What a running node answers to `ros2 param set` with a bad value."""
+    found = check_parameter(name, value)
+    assert found is not None and problem in found
+    assert "model_path" not in found  # only this parameter's own problems
+
+
+def test_good_single_values_and_cross_parameter_rules_pass_on_their_own() -> None:
+    assert check_parameter("diagnostics_period_s", 2) is None
+    assert check_parameter("backend", "bodypose3dnet") is None  # model_path is set next
+    assert check_parameter("use_sim_time", True) is None  # not ours
 
 
 def test_bodypose3dnet_without_a_model_path_names_the_fix() -> None:

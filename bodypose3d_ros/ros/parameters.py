@@ -21,6 +21,9 @@ from bodypose3d_ros.core.tracking import TrackerParams
 ENGINES = ("auto", "onnxruntime", "tensorrt")
 PRECISIONS = ("fp16", "fp32")
 RELIABILITIES = ("best_effort", "reliable")
+# /diagnostics period bounds: faster floods the topic (1e-12 s spun a core at ~1900 msg/s),
+# slower silences it (and 1e10 s overflowed the timer).
+DIAGNOSTICS_PERIOD_RANGE_S = (0.1, 3600.0)
 
 
 class ParameterError(ValueError):
@@ -56,6 +59,7 @@ class NodeParameters:
     max_people: int = 8
     person_discovery_interval: int = 15
     marker_min_confidence: float = 0.3
+    marker_lifetime_s: float = 0.5
     publish_markers: bool = True
     publish_debug_image: bool = False
     image_compressed: bool = False
@@ -125,12 +129,16 @@ DESCRIPTIONS: dict[str, str] = {
     "person_discovery_interval": "every N-th frame also search the whole image for newcomers "
     "(bodypose3dnet; 0 = only when nobody is tracked)",
     "marker_min_confidence": "joints and bones below this confidence are not drawn in RViz",
+    "marker_lifetime_s": "seconds RViz keeps a skeleton that is not refreshed (0 = forever)",
     "publish_markers": "publish visualization_msgs/MarkerArray skeletons on 'markers'",
     "publish_debug_image": "publish the annotated image on 'debug_image'",
-    "image_compressed": "subscribe to '<image>/compressed' (sensor_msgs/CompressedImage)",
-    "input_reliability": f"QoS reliability of the inputs: {' | '.join(RELIABILITIES)}",
+    "image_compressed": "subscribe to '<image>/compressed' (sensor_msgs/CompressedImage), "
+    "<image> being the image topic after remapping",
+    "input_reliability": f"QoS reliability of the image input: {' | '.join(RELIABILITIES)} "
+    "(CameraInfo is always best effort, which matches either kind of publisher)",
     "max_image_pixels": "images larger than this are rejected as bad input",
-    "diagnostics_period_s": "period of /diagnostics messages",
+    "diagnostics_period_s": "period of /diagnostics messages [s], "
+    f"{DIAGNOSTICS_PERIOD_RANGE_S[0]:g}..{DIAGNOSTICS_PERIOD_RANGE_S[1]:g}",
     "use_depth": "anchor each person at the distance measured by the registered depth image on "
     "'depth' (sensor_msgs/Image 16UC1 mm or 32FC1 m, e.g. aligned_depth_to_color)",
     "depth_max_time_offset_s": "a colour frame pairs with the depth frame nearest in stamp "
@@ -174,6 +182,28 @@ def _typed(name: str, value: Any, default: Any, problems: list[str]) -> Any:
 
 def parse_parameters(values: dict[str, Any]) -> NodeParameters:
     """Check raw values and build NodeParameters; raise ParameterError naming what is wrong."""
+    typed, problems = _checked(values)
+    if problems:
+        raise ParameterError("invalid parameters: " + "; ".join(problems))
+    return NodeParameters(**typed)
+
+
+def check_parameter(name: str, value: Any) -> str | None:
+    """What is wrong with setting ``name`` to ``value`` on its own, or None if nothing.
+
+    For a running node (``ros2 param set``): a bad value is refused at once, with the reason,
+    instead of silently waiting for the next configure. Rules between parameters (bodypose3dnet
+    needs a model_path) are left to configure, since parameters are set one at a time.
+    """
+    if name not in defaults():
+        return None
+    _, problems = _checked({**defaults(), name: value})
+    mine = [problem for problem in problems if problem.startswith(f"{name}=")]
+    return "; ".join(mine) or None
+
+
+def _checked(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The values typed, and every problem found (each naming its parameter first)."""
     problems: list[str] = []
     values = {name: _typed(name, values[name], default, problems)
               for name, default in defaults().items()}  # fmt: skip
@@ -198,14 +228,24 @@ def parse_parameters(values: dict[str, Any]) -> NodeParameters:
     for name in ("marker_min_confidence", "person_min_keypoint_confidence"):
         if not 0.0 <= values[name] <= 1.0:
             problems.append(f"{name}={values[name]!r} must be within 0..1")
+    if not (math.isfinite(values["marker_lifetime_s"]) and values["marker_lifetime_s"] >= 0):
+        problems.append(
+            f"marker_lifetime_s={values['marker_lifetime_s']!r} must be a finite number >= 0"
+        )
+    low, high = DIAGNOSTICS_PERIOD_RANGE_S
+    if 0 < values["diagnostics_period_s"] < math.inf and not (
+        low <= values["diagnostics_period_s"] <= high
+    ):
+        problems.append(
+            f"diagnostics_period_s={values['diagnostics_period_s']!r} must be within "
+            f"{low:g}..{high:g} seconds"
+        )
     if values["backend"] == "bodypose3dnet" and not values["model_path"]:
         problems.append(
             "model_path is empty: backend 'bodypose3dnet' needs a BodyPose3DNet model; download "
             "bodypose3dnet_performance.onnx (or _accuracy) from NGC and set model_path to it"
         )
-    if problems:
-        raise ParameterError("invalid parameters: " + "; ".join(problems))
-    return NodeParameters(**values)
+    return values, problems
 
 
 def _literal(value: Any, quote: str) -> str:
