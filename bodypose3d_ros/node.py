@@ -20,11 +20,13 @@ from typing import Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -34,6 +36,7 @@ from bodypose3d_ros.core.latest_slot import LatestSlot
 from bodypose3d_ros.core.models.factory import create_model
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.stats import LatencyStats, RateMeter
+from bodypose3d_ros.core.untrusted_text import clip
 from bodypose3d_ros.msg import Pose3DArray
 from bodypose3d_ros.ros.conversions import (
     bgr_to_image_msg,
@@ -44,17 +47,21 @@ from bodypose3d_ros.ros.conversions import (
 )
 from bodypose3d_ros.ros.depth_input import DepthInput
 from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
+from bodypose3d_ros.ros.lifecycle_guard import guard_change_state
 from bodypose3d_ros.ros.markers import MarkerBuilder
 from bodypose3d_ros.ros.parameters import (
     DESCRIPTIONS,
     NodeParameters,
     ParameterError,
+    check_parameter,
     defaults,
     parse_parameters,
 )
+from bodypose3d_ros.ros.stop_signals import StopRequest
 
 NODE_NAME = "bodypose3d_node"
 LOG_THROTTLE_S = 5.0
+MAX_LOGGED_ERROR_CHARS = 300
 
 
 @dataclass
@@ -69,6 +76,8 @@ class _Frame:
     serialized: bytes
     msg_type: type[Image] | type[CompressedImage]
     received: float
+    received_stamp: float = 0.0
+    """Arrival on the node's ROS clock (the clock of image stamps), for images with no stamp."""
 
 
 class BodyPose3DNode(LifecycleNode):
@@ -113,8 +122,19 @@ class BodyPose3DNode(LifecycleNode):
         self._depth = DepthInput(
             self.get_logger(), self.resolve_topic_name("depth"), self._note_bad_depth
         )
+        self._camera_info_rejected = 0
+        self._last_bad_camera_info: CameraInfo | None = None
+        self._last_stamp: float | None = None
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._check_new_parameters)
+        guard_change_state(self, lambda text: self.get_logger().warning(text))
+
+    def _check_new_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Refuse a bad value at `ros2 param set` time, saying why (it applies on configure)."""
+        problems = [check_parameter(p.name, p.value) for p in parameters]
+        reason = "; ".join(problem for problem in problems if problem)
+        return SetParametersResult(successful=not reason, reason=reason)
 
     # ----------------------------------------------------------------------- life cycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -128,6 +148,7 @@ class BodyPose3DNode(LifecycleNode):
         self.destroy_timer(self._diag_timer)
         self._diag_timer = self.create_timer(p.diagnostics_period_s, self._publish_diagnostics)
         self._model_status = "loading"
+        self.get_logger().info(f"configuring: loading the {p.backend} model")
         try:
             model = create_model(
                 p.backend,
@@ -154,7 +175,9 @@ class BodyPose3DNode(LifecycleNode):
         )
         self._pipeline = PosePipeline(model, config)
         self._model_status = "loaded"
-        self._markers = MarkerBuilder(min_confidence=p.marker_min_confidence)
+        self._markers = MarkerBuilder(
+            min_confidence=p.marker_min_confidence, lifetime_s=p.marker_lifetime_s
+        )
         self._pub_poses = self.create_lifecycle_publisher(Pose3DArray, "poses", 10)
         if p.publish_markers:
             self._pub_markers = self.create_lifecycle_publisher(MarkerArray, "markers", 10)
@@ -179,17 +202,27 @@ class BodyPose3DNode(LifecycleNode):
             ),
         )
         if p.image_compressed:
+            # image_transport's convention: the *resolved* (remapped) image topic + /compressed.
+            compressed_topic = self.resolve_topic_name("image") + "/compressed"
             self._inputs.append(
                 self.create_subscription(
-                    CompressedImage, "image/compressed", self._on_compressed, qos, raw=True
+                    CompressedImage, compressed_topic, self._on_compressed, qos, raw=True
                 )
             )
         else:
             self._inputs.append(
                 self.create_subscription(Image, "image", self._on_image, qos, raw=True)
             )
+        # CameraInfo best effort whatever the image's reliability: a best-effort subscription
+        # matches both kinds of publisher, and many drivers publish CameraInfo best effort.
+        info_qos = QoSProfile(
+            history=qos.history,
+            depth=qos.depth,
+            durability=qos.durability,
+            reliability=QoSReliabilityPolicy.BEST_EFFORT,
+        )
         self._inputs.append(
-            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
+            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, info_qos)
         )
         if p.use_depth:  # same QoS as the colour image: best effort by default, as drivers publish
             self._inputs.append(
@@ -201,7 +234,9 @@ class BodyPose3DNode(LifecycleNode):
         self.get_logger().info(
             f"active: listening on {self._inputs[0].topic_name} and {self._inputs[1].topic_name}"
         )
-        return super().on_activate(state)
+        result = super().on_activate(state)
+        self._delete_markers()  # skeletons a previous run (or a crashed node) left in RViz
+        return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
@@ -216,8 +251,15 @@ class BodyPose3DNode(LifecycleNode):
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
         self._stop_worker()
+        self._delete_markers()
         self._release()
         return TransitionCallbackReturn.SUCCESS
+
+    def shut_down(self) -> None:
+        """Leave in order (last frame finished, markers cleared) from whatever state we are in."""
+        if self._state_label() in ("unconfigured", "inactive", "active") and self.context.ok():
+            self.trigger_shutdown()
+        self._stop_worker()
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
@@ -265,10 +307,13 @@ class BodyPose3DNode(LifecycleNode):
 
     # ----------------------------------------------------------------------- inputs
     def _on_image(self, serialized: bytes) -> None:
-        self._park(_Frame(serialized, Image, time.monotonic()))
+        self._park(_Frame(serialized, Image, time.monotonic(), self._ros_now()))
 
     def _on_compressed(self, serialized: bytes) -> None:
-        self._park(_Frame(serialized, CompressedImage, time.monotonic()))
+        self._park(_Frame(serialized, CompressedImage, time.monotonic(), self._ros_now()))
+
+    def _ros_now(self) -> float:
+        return float(self.get_clock().now().nanoseconds) * 1e-9
 
     def _park(self, frame: _Frame) -> None:
         with self._stats_lock:
@@ -292,6 +337,8 @@ class BodyPose3DNode(LifecycleNode):
             except (ImageDecodeError, ValueError) as error:
                 self._reject(f"bad input image: {error}")
             except Exception as error:  # the worker must survive anything a frame can cause
+                if not self.context.ok():
+                    return  # ROS is shutting down under this frame: not the frame's fault
                 self._reject(f"frame failed: {type(error).__name__}: {error}")
 
     def _process(self, frame: _Frame) -> None:
@@ -308,8 +355,9 @@ class BodyPose3DNode(LifecycleNode):
         height, width = image.shape[:2]
         intrinsics = self._intrinsics_for(width, height)
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        if stamp <= 0.0:  # some drivers leave stamps empty: smoothing still needs a clock
-            stamp = frame.received
+        if stamp <= 0.0:  # some drivers leave stamps empty: the arrival time, on the same clock
+            stamp = frame.received_stamp
+        self._check_stamp_order(stamp)
         depth = None
         if p.use_depth:
             depth = self._depth.for_frame(
@@ -336,6 +384,15 @@ class BodyPose3DNode(LifecycleNode):
             self._processed += 1
             self._processing.add(elapsed_ms)
             self._output_rate.tick(time.monotonic())
+
+    def _check_stamp_order(self, stamp: float) -> None:
+        last, self._last_stamp = self._last_stamp, stamp
+        if last is not None and stamp <= last:
+            self.get_logger().warning(
+                f"image stamps do not increase ({stamp:.3f} s after {last:.3f} s): such frames "
+                "are published unsmoothed; fix the camera driver's stamps",
+                once=True,
+            )
 
     def _intrinsics_for(self, width: int, height: int) -> Intrinsics:
         info = self._camera_info
@@ -364,7 +421,7 @@ class BodyPose3DNode(LifecycleNode):
                 )
             except IntrinsicsError as error:
                 intrinsics = default_intrinsics(width, height, self.params.default_focal_ratio)
-                self._reject(f"bad CameraInfo ({error}); using default intrinsics", count=True)
+                self._bad_camera_info(info, f"bad CameraInfo ({error}); using default intrinsics")
         self._last_intrinsics_key, self._last_intrinsics = key, intrinsics
         self._intrinsics_source = intrinsics.source
         self._note_distortion(intrinsics)
@@ -382,7 +439,21 @@ class BodyPose3DNode(LifecycleNode):
         else:
             self._distortion = intrinsics.distortion.model if intrinsics.distortion else "none"
 
+    def _bad_camera_info(self, info: CameraInfo, message: str) -> None:
+        """Count a CameraInfo message that cannot be used once, however many frames it serves.
+
+        The frame itself is processed (with default intrinsics), so it is not a rejected frame.
+        """
+        message = clip(message, MAX_LOGGED_ERROR_CHARS)
+        with self._stats_lock:
+            if info is not self._last_bad_camera_info:
+                self._last_bad_camera_info = info
+                self._camera_info_rejected += 1
+            self._last_error = message
+        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
+
     def _reject(self, message: str, count: bool = True) -> None:
+        message = clip(message, MAX_LOGGED_ERROR_CHARS)  # messages quote untrusted fields
         with self._stats_lock:
             if count:
                 self._rejected += 1
@@ -397,7 +468,10 @@ class BodyPose3DNode(LifecycleNode):
             self._last_error = message
 
     def _delete_markers(self) -> None:
+        """DELETEALL on the marker topic (while its publisher is active), so RViz starts clean."""
         if self._pub_markers is None or self._markers is None:
+            return
+        if not self._pub_markers.is_activated or not self.context.ok():
             return
         from std_msgs.msg import Header
 
@@ -425,6 +499,8 @@ class BodyPose3DNode(LifecycleNode):
                 frames_dropped=self._slot.dropped,
                 frames_rejected=self._rejected,
                 recent_rejects=self._recent_rejects.count(now),
+                recent_inputs=self._input_rate.count(now),
+                camera_info_rejected=self._camera_info_rejected,
                 last_error=self._last_error,
                 backend=self.params.backend,
                 engine=self._engine_description(),
@@ -455,29 +531,42 @@ class BodyPose3DNode(LifecycleNode):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the node until shut down; with autostart, a failed configure exits with status 1."""
-    rclpy.init(args=list(argv) if argv is not None else sys.argv)
+    """Run the node until SIGINT/SIGTERM; with autostart, a failed configure exits with status 1.
+
+    A stop requested while configuring (the model may take long to load) exits cleanly with 0.
+    """
+    rclpy.init(
+        args=list(argv) if argv is not None else sys.argv,
+        signal_handler_options=SignalHandlerOptions.NO,
+    )
+    stop = StopRequest()
     node = BodyPose3DNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    status = 0
     try:
         if node.get_parameter("autostart").value:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            configured = node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+            if stop.requested:
+                return 0
+            if not configured:
                 node.get_logger().fatal("configure failed; fix the error above and start again")
                 return 1
             if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
                 node.get_logger().fatal("activate failed; see the error above")
                 return 1
-        executor.spin()
+        while not stop.requested and rclpy.ok():
+            # A bounded wait, so a stop request is seen within a tenth of a second.
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node._stop_worker()
+        if stop.requested:
+            node.get_logger().info(f"{stop.signal_name}: shutting down")
+        node.shut_down()
         node.destroy_node()
         if rclpy.ok():
             rclpy.try_shutdown()
-    return status
+    return 0
 
 
 if __name__ == "__main__":

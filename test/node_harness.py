@@ -61,7 +61,8 @@ class NodeHarness:
 
     _count = 0
 
-    def __init__(self, **parameters: Any) -> None:
+    def __init__(self, cli_args: list[str] | None = None, **parameters: Any) -> None:
+        """``parameters`` override the node's; ``cli_args`` (e.g. remaps) go to the node only."""
         self.context = Context()
         rclpy.init(context=self.context)
         overrides = [Parameter(name, value=value) for name, value in parameters.items()]
@@ -70,7 +71,7 @@ class NodeHarness:
         NodeHarness._count += 1
         ns = f"/harness{NodeHarness._count}"
         self.node = BodyPose3DNode(
-            context=self.context, parameter_overrides=overrides, namespace=ns
+            context=self.context, parameter_overrides=overrides, namespace=ns, cli_args=cli_args
         )
         self.peer = rclpy.create_node("bodypose3d_test_peer", context=self.context, namespace=ns)
         self.lock = threading.Lock()

@@ -51,10 +51,13 @@ def _with_declared_size(jpeg: bytes, width: int, height: int) -> bytes:
 def _gif_bomb() -> bytes:
     """A 35-byte GIF whose screen and frame declare 30000 x 30000 pixels."""
     data = (
-        b"GIF89a" + struct.pack("<HH", 30000, 30000) + b"\x80\x00\x00"
+        b"GIF89a"
+        + struct.pack("<HH", 30000, 30000)
+        + b"\x80\x00\x00"
         + bytes(6)  # a two-colour global palette
         + b","
-        + struct.pack("<HHHH", 0, 0, 30000, 30000) + b"\x00\x02\x02\x44\x01\x00;"
+        + struct.pack("<HHHH", 0, 0, 30000, 30000)
+        + b"\x00\x02\x02\x44\x01\x00;"
     )
     assert len(data) == 35
     return data
@@ -107,7 +110,12 @@ def test_header_reader_agrees_with_libjpeg_on_a_stray_byte() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"GIF89a" + bytes(40), b"BM" + bytes(60), b"\xff\xd8\xff\xda\x00\x02", b"\xff\xd8" + bytes(9000)],
+    [
+        b"GIF89a" + bytes(40),
+        b"BM" + bytes(60),
+        b"\xff\xd8\xff\xda\x00\x02",
+        b"\xff\xd8" + bytes(9000),
+    ],
 )
 def test_header_reader_refuses_other_formats_and_jpegs_without_sof(data: bytes) -> None:
     with pytest.raises(HeaderError):
@@ -148,7 +156,10 @@ def test_decompression_bombs_are_refused_without_allocating_their_pixels(tmp_pat
     result = subprocess.run(
         [sys.executable, "-c", _MEMORY_PROBE],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+        env={
+            **os.environ,
+            "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -100,19 +100,27 @@ def test_bad_inputs_are_counted_and_the_next_good_frame_is_served(
     for i, msg in enumerate(bad):
         harness.image_pub.publish(msg)
         harness.wait_for_counter("frames_rejected", rejected + i + 1)
-    # CameraInfo with zeros, then NaN: reported and counted, the default intrinsics used instead.
+    # CameraInfo with zeros, then NaN: each message counted once as bad CameraInfo (not as a
+    # rejected frame, since the frames are processed), the default intrinsics used instead.
     for k in ([0.0] * 9, [math.nan, 0, 320, 0, math.nan, 240, 0, 0, 1]):
         info = _info_for(photo)
         info.k = [float(v) for v in k]
+        before = harness.node.snapshot()
         harness.info_pub.publish(info)
-        time.sleep(0.2)
-        before = harness.node.snapshot().frames_rejected
-        harness.image_pub.publish(make_image_msg(photo, 2004.0))
-        harness.wait_for_counter("frames_rejected", before + 1)
-        assert harness.node.snapshot().intrinsics_source == "default"
-    snap = harness.node.snapshot()
-    assert snap.frames_rejected >= rejected + len(bad) + 2
-    assert "CameraInfo" in snap.last_error
+        assert wait_for(
+            lambda: _send_frame_seen(harness, photo, "camera_info_rejected", before), 30.0
+        ), "the bad CameraInfo was never reported"
+        processed = harness.node.snapshot().frames_processed
+        for stamp in (2005.0, 2006.0, 2007.0):  # more frames served by the same bad message
+            harness.image_pub.publish(make_image_msg(photo, stamp))
+            processed += 1
+            harness.wait_for_counter("frames_processed", processed, 30.0)
+        snap = harness.node.snapshot()
+        assert snap.camera_info_rejected == before.camera_info_rejected + 1
+        assert snap.frames_rejected == before.frames_rejected
+        assert snap.intrinsics_source == "default"
+        assert "CameraInfo" in snap.last_error
+    assert harness.node.snapshot().frames_rejected >= rejected + len(bad)
     # The node is alive and serves the next good frame normally.
     harness.info_pub.publish(_info_for(photo))
     time.sleep(0.2)
@@ -122,6 +130,14 @@ def test_bad_inputs_are_counted_and_the_next_good_frame_is_served(
     assert out.header.stamp.sec == 2000
     assert len(out.poses) == 1
     assert harness.node.snapshot().intrinsics_source == "camera_info"
+
+
+def _send_frame_seen(h: NodeHarness, photo: np.ndarray, counter: str, before: Any) -> bool:
+    """Send one frame and wait until it is processed; True once ``counter`` grew past ``before``."""
+    processed = h.node.snapshot().frames_processed
+    h.image_pub.publish(make_image_msg(photo, 2004.0))
+    h.wait_for_counter("frames_processed", processed + 1, 30.0)
+    return bool(getattr(h.node.snapshot(), counter) > getattr(before, counter))
 
 
 def test_camera_info_of_another_resolution_is_rescaled(

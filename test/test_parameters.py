@@ -55,7 +55,11 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ("person_min_keypoints", 99, "person_min_keypoints=99 must be <= 34"),
         ("marker_min_confidence", 1.5, "marker_min_confidence=1.5 must be within 0..1"),
         ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be a finite number >= 0"),
-        ("diagnostics_period_s", 1e10, "diagnostics_period_s=10000000000.0 must be within 0.1..3600"),
+        (
+            "diagnostics_period_s",
+            1e10,
+            "diagnostics_period_s=10000000000.0 must be within 0.1..3600",
+        ),
         ("diagnostics_period_s", 1e-12, "diagnostics_period_s=1e-12 must be within 0.1..3600"),
         ("diagnostics_period_s", 0.0, "diagnostics_period_s=0.0 must be a finite number > 0"),
         ("marker_lifetime_s", -0.5, "marker_lifetime_s=-0.5 must be a finite number >= 0"),
