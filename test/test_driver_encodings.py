@@ -37,7 +37,8 @@ def _block_interiors(image: np.ndarray) -> np.ndarray:
 
 
 def _assert_close(decoded: np.ndarray, source: np.ndarray, tolerance: int) -> None:
-    assert decoded.shape == source.shape and decoded.dtype == np.uint8
+    assert decoded.shape == source.shape
+    assert decoded.dtype == np.uint8
     error = np.abs(_block_interiors(decoded) - _block_interiors(source))
     assert error.max() <= tolerance, f"max colour error {error.max()} > {tolerance}"
 

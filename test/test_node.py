@@ -108,7 +108,10 @@ def test_bad_inputs_are_counted_and_the_next_good_frame_is_served(
         before = harness.node.snapshot()
         harness.info_pub.publish(info)
         assert wait_for(
-            lambda: _send_frame_seen(harness, photo, "camera_info_rejected", before), 30.0
+            lambda before=before: _send_frame_seen(  # type: ignore[misc]
+                harness, photo, "camera_info_rejected", before
+            ),
+            30.0,
         ), "the bad CameraInfo was never reported"
         processed = harness.node.snapshot().frames_processed
         for stamp in (2005.0, 2006.0, 2007.0):  # more frames served by the same bad message

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -114,7 +114,8 @@ def test_compressed_input_follows_the_remapped_image_topic(photo: np.ndarray) ->
         n = len(h.poses)
         publisher.publish(msg)
         out = h.wait_for_poses(n + 1, 30.0)[n]
-        assert out.header.stamp.sec == 77 and len(out.poses) == 1
+        assert out.header.stamp.sec == 77
+        assert len(out.poses) == 1
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,8 @@ def test_lifecycle_requests_that_are_impossible_are_refused_and_the_node_lives_o
     name = harness.node.get_fully_qualified_name()
     change = harness.peer.create_client(ChangeState, f"{name}/change_state")
     get_state = harness.peer.create_client(GetState, f"{name}/get_state")
-    assert change.wait_for_service(timeout_sec=10.0) and get_state.wait_for_service(10.0)
+    assert change.wait_for_service(timeout_sec=10.0)
+    assert get_state.wait_for_service(10.0)
     for transition_id in (Transition.TRANSITION_CONFIGURE, 99):
         request = ChangeState.Request()
         request.transition.id = transition_id
@@ -176,7 +178,8 @@ def test_diagnostics_period_out_of_range_is_refused_when_set_and_at_configure() 
         for value in (1e10, 1e-12):
             result = h.node.set_parameters([Parameter("diagnostics_period_s", value=value)])[0]
             assert not result.successful
-            assert "diagnostics_period_s" in result.reason and "0.1..3600" in result.reason
+            assert "diagnostics_period_s" in result.reason
+            assert "0.1..3600" in result.reason
         assert h.node.get_parameter("diagnostics_period_s").value == 1.0
         assert h.node.set_parameters([Parameter("diagnostics_period_s", value=0.5)])[0].successful
     with NodeHarness(backend="blazepose", diagnostics_period_s=1e10) as h:
@@ -200,9 +203,8 @@ def test_markers_have_a_lifetime_and_are_cleared_on_deactivate_activate_and_shut
         h.image_pub.publish(make_image_msg(photo, 5000.0))
         assert wait_for(lambda: len(h.markers) > n, 30.0)
         drawn = [m for m in h.markers[n].markers if m.action == Marker.ADD]
-        assert drawn and all(
-            (m.lifetime.sec, m.lifetime.nanosec) == (0, 250_000_000) for m in drawn
-        )
+        assert drawn
+        assert all((m.lifetime.sec, m.lifetime.nanosec) == (0, 250_000_000) for m in drawn)
 
         def delete_all_after(count: int) -> bool:
             return any(
@@ -212,7 +214,7 @@ def test_markers_have_a_lifetime_and_are_cleared_on_deactivate_activate_and_shut
         for transition in (h.node.trigger_deactivate, h.node.trigger_activate):
             n = len(h.markers)
             assert transition() == TransitionCallbackReturn.SUCCESS
-            assert wait_for(lambda: delete_all_after(n), 10.0), transition.__name__
+            assert wait_for(lambda n=n: delete_all_after(n), 10.0), transition.__name__  # type: ignore[misc]
         n = len(h.markers)
         h.node.trigger_shutdown()
         assert wait_for(lambda: delete_all_after(n), 10.0), "no DELETEALL on shutdown"

@@ -93,7 +93,8 @@ def test_diagnostics_period_bounds_are_inclusive() -> None:
 def test_one_parameter_checked_on_its_own(name: str, value: object, problem: str) -> None:
     """What a running node answers to `ros2 param set` with a bad value."""
     found = check_parameter(name, value)
-    assert found is not None and problem in found
+    assert found is not None
+    assert problem in found
     assert "model_path" not in found  # only this parameter's own problems
 
 
