@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import launch.logging
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
@@ -23,10 +24,12 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from bodypose3d_ros.ros.launch_arguments import (
+    DEFAULT_FIXED_FRAME,
     node_namespace,
     parameter_overrides,
     remappings_for,
     rviz_config_for,
+    rviz_missing_message,
 )
 from bodypose3d_ros.ros.parameters import DESCRIPTIONS, defaults
 from launch import LaunchContext, LaunchDescription
@@ -66,12 +69,18 @@ def _rviz(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
     """RViz with the packaged config rewritten to this launch's topics (only with rviz:=true)."""
     if not IfCondition(LaunchConfiguration("rviz")).evaluate(context):
         return []
+    missing = rviz_missing_message()
+    if missing:  # the node still starts: RViz is optional
+        launch.logging.get_logger("bodypose3d.launch").warning(missing)
+        return []
     template = Path(get_package_share_directory(PACKAGE), "config", "bodypose3d.rviz")
     # The node's namespace as launch_ros resolves it, under any namespace pushed around us.
     namespace = node_namespace(
         _arg(context, "namespace"), context.launch_configurations.get("ros_namespace") or ""
     )
-    config = rviz_config_for(template.read_text(), namespace, _arg(context, "image"))
+    config = rviz_config_for(
+        template.read_text(), namespace, _arg(context, "image"), _arg(context, "fixed_frame")
+    )
     fd, path = tempfile.mkstemp(prefix="bodypose3d_", suffix=".rviz")
     with os.fdopen(fd, "w") as out:
         out.write(config)
@@ -105,7 +114,15 @@ def generate_launch_description() -> LaunchDescription:
             default_value=os.path.join(share, "config", "bodypose3d.yaml"),
             description="YAML parameters file",
         ),
-        DeclareLaunchArgument("rviz", default_value="false", description="start RViz"),
+        DeclareLaunchArgument(
+            "rviz", default_value="false", description="start RViz (skipped if not installed)"
+        ),
+        DeclareLaunchArgument(
+            "fixed_frame",
+            default_value=DEFAULT_FIXED_FRAME,
+            description="RViz fixed frame: the camera's optical frame (the frame_id of its "
+            "images), or a robot frame such as base_link when TF links them",
+        ),
     ]
     for name in defaults():
         arguments.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,14 @@ import pytest
 import yaml
 
 from bodypose3d_ros.ros.launch_arguments import (
+    DEFAULT_FIXED_FRAME,
     RVIZ_DISPLAY_TOPICS,
     node_namespace,
     parameter_overrides,
     remappings_for,
     resolve_topic,
     rviz_config_for,
+    rviz_missing_message,
 )
 from bodypose3d_ros.ros.parameters import (
     DESCRIPTIONS,
@@ -220,6 +223,49 @@ def test_rviz_config_follows_namespace_and_image_topic() -> None:
     }
 
 
+def test_rviz_config_uses_the_fixed_frame_argument() -> None:
+    template = (REPO / "config" / "bodypose3d.rviz").read_text()
+    default = yaml.safe_load(rviz_config_for(template, "", "/camera/image_raw"))
+    assert default["Visualization Manager"]["Global Options"]["Fixed Frame"] == DEFAULT_FIXED_FRAME
+    out = yaml.safe_load(rviz_config_for(template, "", "/camera/image_raw", "base_link"))
+    assert out["Visualization Manager"]["Global Options"]["Fixed Frame"] == "base_link"
+    for bad in ("", "/base_link", "base link "):
+        with pytest.raises(ValueError, match="fixed_frame"):
+            rviz_config_for(template, "", "/image", bad)
+
+
+def _ament_prefix(root: Path, packages: tuple[str, ...]) -> str:
+    """An install prefix whose ament index lists ``packages`` (what colcon/apt install)."""
+    index = root / "share" / "ament_index" / "resource_index" / "packages"
+    index.mkdir(parents=True)
+    for package in packages:
+        (index / package).touch()
+    return str(root)
+
+
+def test_rviz_missing_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROS_DISTRO", "jazzy")
+    monkeypatch.setenv("AMENT_PREFIX_PATH", _ament_prefix(tmp_path / "a", ("bodypose3d_ros",)))
+    message = rviz_missing_message()
+    assert message is not None
+    assert "RViz is not installed" in message
+    assert "runs without it" in message
+    assert "ros-jazzy-rviz2" in message
+    with_rviz = _ament_prefix(tmp_path / "b", ("rviz2",))
+    monkeypatch.setenv("AMENT_PREFIX_PATH", f"{tmp_path / 'a'}{os.pathsep}{with_rviz}")
+    assert rviz_missing_message() is None
+
+
+def test_launch_file_skips_rviz_through_the_tested_helper() -> None:
+    """launch_ros can't run here: the launch file must consult the helper before starting RViz."""
+    source = (REPO / "launch" / "bodypose3d.launch.py").read_text()
+    rviz = source[source.index("def _rviz(") : source.index("def generate_launch_description")]
+    assert rviz.index("rviz_missing_message()") < rviz.index('package="rviz2"')
+    assert '_arg(context, "fixed_frame")' in rviz
+
+
 def test_rviz_config_without_an_expected_display_is_an_error() -> None:
     template = (REPO / "config" / "bodypose3d.rviz").read_text()
     with pytest.raises(ValueError, match="Debug image"):
@@ -246,10 +292,10 @@ def test_node_namespace_as_launch_ros_resolves_it(
     assert node_namespace(namespace, pushed) == expected
 
 
-def test_remappings_cover_raw_compressed_image_and_camera_info() -> None:
+def test_remappings_cover_image_and_camera_info() -> None:
+    # No 'image/compressed' rule: the node derives it from the resolved image topic.
     assert remappings_for("/cam/color/image_raw", "/cam/color/camera_info") == [
         ("image", "/cam/color/image_raw"),
-        ("image/compressed", "/cam/color/image_raw/compressed"),
         ("camera_info", "/cam/color/camera_info"),
     ]
     for image, info in (("", "/info"), ("/image/", "/info"), ("/image", " /info"), ("~/x", "/i")):

@@ -8,6 +8,7 @@ node's output whatever namespace and image topic it was launched with.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -90,28 +91,60 @@ def resolve_topic(topic: str, namespace: str) -> str:
 
 
 def remappings_for(image: str, camera_info: str, depth: str | None = None) -> list[tuple[str, str]]:
-    """The node's remappings: its image (raw and '/compressed'), CameraInfo and depth inputs."""
+    """The node's remappings: its image, CameraInfo and depth inputs.
+
+    The compressed input needs no remapping of its own: the node subscribes to the resolved
+    image topic + '/compressed', as image_transport does.
+    """
     _check_topic(image, "image")
     _check_topic(camera_info, "camera_info")
-    remaps = [
-        ("image", image),
-        ("image/compressed", f"{image}/compressed"),
-        ("camera_info", camera_info),
-    ]
+    remaps = [("image", image), ("camera_info", camera_info)]
     if depth is not None:
         remaps.append(("depth", _check_topic(depth, "depth")))
     return remaps
 
 
-def rviz_config_for(template: str, namespace: str, image_topic: str) -> str:
-    """The RViz config ``template`` (YAML text) with its topics set for this launch.
+DEFAULT_FIXED_FRAME: Final = "camera_optical_frame"
+
+
+def rviz_missing_message() -> str | None:
+    """Why RViz cannot start (rviz2 not installed), or None when it can.
+
+    Looks rviz2 up in the ament index ($AMENT_PREFIX_PATH), as launch_ros does when it starts a
+    node, so the answer matches what would happen: without this check the missing package
+    aborted the whole launch, the node included.
+    """
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        get_package_prefix("rviz2")
+    except (PackageNotFoundError, LookupError, OSError, ValueError):
+        distro = os.environ.get("ROS_DISTRO") or "<distro>"
+        return (
+            "rviz:=true but RViz is not installed (no 'rviz2' package in the ament index): "
+            "bodypose3d_node runs without it. Install it with "
+            f"'sudo apt install ros-{distro}-rviz2', or run RViz on another machine."
+        )
+    return None
+
+
+def rviz_config_for(
+    template: str, namespace: str, image_topic: str, fixed_frame: str = DEFAULT_FIXED_FRAME
+) -> str:
+    """The RViz config ``template`` (YAML text) with its topics and fixed frame set for this launch.
 
     The marker and debug-image displays show the node's topics resolved in ``namespace``; the
     camera image display shows ``image_topic`` (resolved the same way, as the node's remapping
     is). Every display named in :data:`RVIZ_DISPLAY_TOPICS` must be in the template, so a
-    renamed display is an error instead of a silently wrong topic.
+    renamed display is an error instead of a silently wrong topic. ``fixed_frame`` is RViz's
+    global frame: the camera's optical frame, or a robot frame when TF links the two.
     """
+    if not fixed_frame or fixed_frame.strip() != fixed_frame or fixed_frame.startswith("/"):
+        raise ValueError(
+            f"fixed_frame {fixed_frame!r} must be a TF frame name (no spaces, no leading '/')"
+        )
     config = yaml.safe_load(template)
+    config["Visualization Manager"]["Global Options"]["Fixed Frame"] = fixed_frame
     displays = config["Visualization Manager"]["Displays"]
     found = {d.get("Name"): d for d in displays if isinstance(d, dict)}
     missing = [name for name in RVIZ_DISPLAY_TOPICS if name not in found]
