@@ -128,11 +128,13 @@ def _absurd(photo: np.ndarray, case: str) -> CameraInfo:
 def test_absurd_camera_info_falls_back_to_the_default_intrinsics_reported(
     harness: NodeHarness, photo: np.ndarray, case: str
 ) -> None:
-    rejected = harness.node.snapshot().frames_rejected
+    before = harness.node.snapshot()
     _frame_with(harness, photo, _absurd(photo, case), 4200.0)
     snap = harness.node.snapshot()
     assert snap.intrinsics_source == "default"
-    assert snap.frames_rejected > rejected
+    # Counted as a bad CameraInfo message, not as a rejected frame (the frame is processed).
+    assert snap.camera_info_rejected > before.camera_info_rejected
+    assert snap.frames_rejected == before.frames_rejected
     assert "bad CameraInfo" in snap.last_error
     assert "default intrinsics" in snap.last_error
 
