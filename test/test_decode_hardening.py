@@ -207,3 +207,35 @@ def test_opencv_allocation_cap_is_set_before_opencv_loads() -> None:
     from bodypose3d_ros import OPENCV_MAX_IMAGE_PIXELS
 
     assert int(result.stdout.strip()) == OPENCV_MAX_IMAGE_PIXELS < 30000 * 30000
+
+
+_PIPELINE_PROBE = """
+import numpy as np
+from bodypose3d_ros.core.image_decode import ImageDecodeError
+from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.models.factory import create_model
+from bodypose3d_ros.core.pipeline import PosePipeline
+
+pipeline = PosePipeline(create_model("blazepose", None))
+for width, height in ((32767, 8), (8, 32767)):
+    try:
+        pipeline.process(
+            np.zeros((height, width, 3), np.uint8), default_intrinsics(width, height, 0.6), 1.0
+        )
+        print("processed", width, height)
+    except ImageDecodeError as error:
+        print("refused:", error)
+print("alive")
+"""
+
+
+def test_the_pipeline_refuses_a_huge_side_whatever_read_the_image() -> None:
+    """The offline CLI and demo read images with OpenCV, not the node's decoder: the pipeline
+    itself must refuse what would abort the model (run apart: an abort would end pytest)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PIPELINE_PROBE], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("refused:") == 2, result.stdout
+    assert "each side must be at most" in result.stdout
+    assert result.stdout.strip().endswith("alive")

@@ -16,6 +16,7 @@ import numpy as np
 from bodypose3d_ros.core.bone_lengths import BoneLengthBank
 from bodypose3d_ros.core.depth_fusion import DepthFusionConfig, anchor_person
 from bodypose3d_ros.core.depth_image import DepthImage
+from bodypose3d_ros.core.image_decode import check_size
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.lifting import lift_pose
 from bodypose3d_ros.core.smoothing import (
@@ -108,8 +109,12 @@ class PosePipeline:
         With a ``depth`` image registered to ``image_bgr``, each person is anchored at the measured
         distance (``depth_fusion``); without one, or where it has too little on a person, the
         limb-length lift's distance stays.
+
+        Raises ImageDecodeError (a ValueError) for an image no model may see: a side of 32767 px
+        or more aborts the process inside the model, whatever read the image (CLI, demo, node).
         """
         height, width = image_bgr.shape[:2]
+        check_size(width, height, max_pixels=width * height)  # sides only: callers cap the area
         t0 = time.perf_counter()
         boxes = self._tracker.boxes_for_frame(width, height)
         poses = self.model.estimate(image_bgr, boxes, intrinsics)
