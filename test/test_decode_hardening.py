@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 from bodypose3d_ros.core.compressed_header import HeaderError, read_header
 from bodypose3d_ros.core.image_decode import (
     MAX_IMAGE_SIDE,
+    SUPPORTED_ENCODINGS,
     ImageDecodeError,
     decode_compressed,
     decode_raw,
@@ -239,3 +241,64 @@ def test_the_pipeline_refuses_a_huge_side_whatever_read_the_image() -> None:
     assert result.stdout.count("refused:") == 2, result.stdout
     assert "each side must be at most" in result.stdout
     assert result.stdout.strip().endswith("alive")
+
+
+def test_seeded_fuzz_of_raw_geometry_only_ever_gives_bgr_or_a_decode_error() -> None:
+    """Random sizes (up to 2**32 - 1), steps, data lengths and encodings, seeded: each either
+    decodes to (height, width, 3) uint8 or raises ImageDecodeError, nothing else."""
+    rng = random.Random(11)
+    encodings = [*SUPPORTED_ENCODINGS, "", "BGR8", "jpeg"]
+    sides = [0, 1, 2, 3, 7, 8, 64, 16384, 16385, 32767, 65536, 2**32 - 1]
+    decoded = 0
+    for _ in range(3000):
+        width, height = rng.choice(sides), rng.choice(sides)
+        step = rng.choice([0, 1, width, 2 * width, 3 * width, 3 * width + 1, 2**32 - 1])
+        full = step * height * 3 // 2
+        size = full if full <= 1 << 20 and rng.random() < 0.7 else rng.choice([0, 1, 100])
+        try:
+            image = decode_raw(
+                bytes(size), width, height, step, rng.choice(encodings), rng.random() < 0.5
+            )
+        except ImageDecodeError:
+            continue
+        decoded += 1
+        assert image.shape == (height, width, 3)
+        assert image.dtype == np.uint8
+    assert decoded > 50  # the fuzz reached the decoders, not only the checks
+
+
+def test_seeded_fuzz_of_damaged_files_never_decodes_a_size_the_header_did_not_declare(
+    person_image_path: Path,
+) -> None:
+    """Bit flips, inserted and deleted bytes and truncation of real JPEGs and a PNG: whenever a
+    damaged file still decodes, it has exactly the size read from its header, so the size
+    check before decoding cannot be bypassed."""
+    photo = cv2.imread(str(person_image_path))[:64, :96]
+    seeds = [
+        cv2.imencode(".jpg", photo)[1].tobytes(),
+        cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes(),
+        cv2.imencode(".png", photo)[1].tobytes(),
+    ]
+    rng = random.Random(12)
+    decoded = 0
+    for _ in range(1500):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            operation = rng.random()
+            if operation < 0.4:
+                data[at] = rng.randrange(256)
+            elif operation < 0.6:
+                data.insert(at, rng.choice([0x00, 0xFF, rng.randrange(256)]))
+            elif operation < 0.8:
+                del data[at]
+            else:
+                del data[max(at, 2) :]
+        try:
+            image = decode_compressed(bytes(data))
+        except ImageDecodeError:
+            continue
+        decoded += 1
+        header = read_header(bytes(data))
+        assert image.shape[:2] == (header.height, header.width)
+    assert decoded > 50
