@@ -7,6 +7,7 @@ simulated clock, invalid lifecycle requests, parameter changes and marker clean-
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -96,7 +97,7 @@ def test_reliable_images_with_best_effort_camera_info_use_the_true_k(photo: np.n
 
 def test_compressed_input_follows_the_remapped_image_topic(photo: np.ndarray) -> None:
     """`-r image:=/cam/image` with image_compressed:=true listens on /cam/image/compressed."""
-    topic = f"/field_cam{id(photo) % 10000}/image"
+    topic = f"/remapped_cam_{os.getpid()}/image"  # absolute, outside the harness namespace
     with NodeHarness(
         cli_args=["--ros-args", "-r", f"image:={topic}"], backend="blazepose", image_compressed=True
     ) as h:
