@@ -463,6 +463,7 @@ class BodyPose3DNode(LifecycleNode):
 
     def _note_bad_depth(self, message: str) -> None:
         """A rejected depth frame is recent bad input (the colour frame itself is still served)."""
+        message = clip(message, MAX_LOGGED_ERROR_CHARS)
         with self._stats_lock:
             self._recent_rejects.tick(time.monotonic())
             self._last_error = message

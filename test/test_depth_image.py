@@ -84,3 +84,10 @@ def test_registration_allows_another_resolution_not_another_aspect_ratio() -> No
     assert not registered_to(depth, 848, 480)
     with pytest.raises(DepthImageError, match="uint16"):
         depth_from_array(np.zeros((2, 2), np.float32), "16UC1")
+
+
+def test_a_huge_depth_encoding_is_clipped_in_the_error() -> None:
+    """A megabyte encoding string must not become a megabyte log line and diagnostics value."""
+    with pytest.raises(DepthImageError) as caught:
+        decode_depth(bytes(8), 2, 2, 4, "z" * 1_000_000)
+    assert len(str(caught.value)) < 1000

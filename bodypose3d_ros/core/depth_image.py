@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bodypose3d_ros.core.image_decode import DEFAULT_MAX_PIXELS, ImageBuffer
+from bodypose3d_ros.core.untrusted_text import clip
 
 # encoding -> (dtype, metres per stored unit)
 DEPTH_ENCODINGS: Final[dict[str, tuple[type[np.generic], float]]] = {
@@ -66,7 +67,7 @@ def decode_depth(
     """A raw depth payload (sensor_msgs/Image fields) as a DepthImage; raises DepthImageError."""
     if encoding not in DEPTH_ENCODINGS:
         raise DepthImageError(
-            f"depth encoding {encoding!r} is not supported (use one of "
+            f"depth encoding {clip(encoding)!r} is not supported (use one of "
             f"{', '.join(DEPTH_ENCODINGS)}: 16UC1 in millimetres or 32FC1 in metres)"
         )
     dtype, scale = DEPTH_ENCODINGS[encoding]
