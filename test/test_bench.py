@@ -30,6 +30,9 @@ POSITIVE_KEYS = (
 )
 MACHINE_KEYS = ("cpu_model", "logical_cores", "python", "onnxruntime")
 
+# Frames the node can hold between arrival and being processed or dropped: slot + worker.
+IN_FLIGHT = 2
+
 
 def _positive(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
@@ -66,10 +69,15 @@ def test_quick_bench_writes_complete_consistent_results(
     assert results["command"] == f"python -m bench.run --quick --out {tmp_path}"
 
     # Counters agree with each other: nothing is processed that did not arrive, and every output
-    # answers a frame that was sent.
+    # answers a frame that was sent. The counters are differences of two diagnostics snapshots;
+    # at the first one up to IN_FLIGHT frames had arrived without being processed or dropped yet
+    # (one parked in the newest-frame slot, one in the worker), and they are counted in the window.
     e2e = results["e2e"]
     assert 0 < e2e["outputs_received"] <= e2e["frames_sent"]
-    assert e2e["frames_processed"] + e2e["frames_dropped"] <= e2e["frames_received_by_node"]
+    assert (
+        e2e["frames_processed"] + e2e["frames_dropped"]
+        <= e2e["frames_received_by_node"] + IN_FLIGHT
+    )
     assert e2e["frames_received_by_node"] <= e2e["frames_sent"]
     assert e2e["outputs_with_a_person"] > 0, "the node never found the person in the photo"
 
@@ -88,7 +96,7 @@ def test_quick_bench_writes_complete_consistent_results(
     assert saturated["publish_rate_hz"] > e2e["publish_rate_hz"]
     assert (
         saturated["frames_processed"] + saturated["frames_dropped"]
-        <= (saturated["frames_received_by_node"])
+        <= saturated["frames_received_by_node"] + IN_FLIGHT
     )
     assert len(results["targets"]) == 7
     assert all(isinstance(target["passed"], bool) for target in results["targets"])
