@@ -101,6 +101,9 @@ class _NodeUnderTest:
                 # so the node would be measured on whatever survives, not on the camera's rate.
                 "input_reliability": "reliable",
                 "diagnostics_period_s": DIAGNOSTICS_PERIOD_S,
+                # One person, no detector: what the reference loop runs (the model alone); the
+                # detector's cost and several people are part 5 (multi_person).
+                "detector": "none",
             },
             remaps={"__node": NODE_NAME, **TOPICS},
             keep_log_lines=200,

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from bench.common import RESOLUTIONS, Frame, crowd, median_ms, resized, resolution_key
-from bench.replay import ReplayPoseModel
+from bench.replay import ReplayDetector, ReplayPoseModel
 from bodypose3d_ros.core.crop import prepare_batch
 from bodypose3d_ros.core.intrinsics import Intrinsics, default_intrinsics
 from bodypose3d_ros.core.models.blazepose import (
@@ -38,7 +38,8 @@ from bodypose3d_ros.core.models.blazepose import (
     BlazePoseModel,
     landmarks_to_pose25d,
 )
-from bodypose3d_ros.core.pipeline import PosePipeline
+from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
+from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Pose25D
 
 FRAME_PERIOD_S = 1.0 / 30.0
@@ -116,11 +117,15 @@ def _stage_loop(
     reps: int,
 ) -> dict[str, list[float]]:
     """Run the worker's stages ``warmup + reps`` times; per-stage durations (s) of timed reps."""
-    from bodypose3d_ros.ros.conversions import image_to_bgr, people_to_pose_array
+    from bodypose3d_ros.ros.conversions import image_to_bgr
     from bodypose3d_ros.ros.markers import MarkerBuilder
+    from bodypose3d_ros.ros.pose_array_builder import PoseArrayBuilder
 
-    pipeline = PosePipeline(ReplayPoseModel(poses))
+    # Everyone published from the first frame (no confirmation wait: the warm-up needs them).
+    config = PipelineConfig(tracker=TrackerParams(min_hits=1, max_people=max(len(poses), 1)))
+    pipeline = PosePipeline(ReplayPoseModel(poses), config, ReplayDetector([p.box for p in poses]))
     builder = MarkerBuilder()
+    pose_arrays = PoseArrayBuilder()  # as the node builds them
     boxes = [pose.box for pose in poses]
     height, width = frame.shape[:2]
     samples: dict[str, list[float]] = {name: [] for name in STAGES}
@@ -137,7 +142,7 @@ def _stage_loop(
         t3 = time.perf_counter()
         result = pipeline.process(image, intrinsics, stamp)
         t4 = time.perf_counter()
-        pose_array = people_to_pose_array(msg.header, result.people, width, height)
+        pose_array = pose_arrays.build(msg.header, result.people, width, height)
         t5 = time.perf_counter()
         markers = builder.build(msg.header, result.people, result.lost_ids)
         t6 = time.perf_counter()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bodypose3d_ros.core.detection import Detection
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.types import Box, Pose25D
 
@@ -34,6 +35,28 @@ class ReplayPoseModel:
 
     def reset(self) -> None:
         """Nothing to forget."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ReplayDetector:
+    """A PersonDetector that returns the same boxes on every call (the people's known boxes).
+
+    It is not a detector either: it stands for a detector's output, so the pipeline's own work
+    for N people can be timed apart from a detector's cost (which does not grow with N).
+    """
+
+    name = "replay"
+    description = "replay of known person boxes (no network)"
+
+    def __init__(self, boxes: Sequence[Box], score: float = 0.9) -> None:
+        self._detections = [Detection(box, score, None) for box in boxes]
+        self.calls = 0
+
+    def detect(self, image_bgr: np.ndarray, stamp: float) -> list[Detection]:
+        self.calls += 1
+        return list(self._detections)
 
     def close(self) -> None:
         """Nothing to release."""

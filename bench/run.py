@@ -10,7 +10,8 @@ Three parts, each measured side by side with its reference in the same run:
 3. batching: the BodyPose3DNet path at batch 1 vs 8 (contract TEST FIXTURE network);
 4. metric_3d: extra cost per person of the metric-3D steps beside the plain pipeline: lens
    undistortion, depth fusion (the pipeline with and without a depth image) and bone-length
-   correction (on vs off).
+   correction (on vs off);
+5. multi_person: a whole frame with 1, 2, 4 and 8 people for both models, and the detector.
 
 Prints a table with PASS/MISS per target and writes ``<out>/results.json``.
 """
@@ -37,7 +38,7 @@ from bench.common import (
 )
 from bench.targets import checks
 
-PARTS = ("overhead", "e2e", "batching", "metric_3d")
+PARTS = ("overhead", "e2e", "batching", "metric_3d", "multi_person")
 MAX_VIDEO_FRAMES = 300
 LARGE_IMAGES_PROFILE = (
     Path(__file__).resolve().parent.parent / "config" / "fastdds_large_images.xml"
@@ -193,6 +194,11 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
         _log("part 4c: metric 3D, bone-length correction per person, on vs off")
         results["metric_3d"].update(measure_bone_correction(photo, warmup, reps, _log))
+    if "multi_person" in parts:
+        from bench.multi_person import measure_multi_person
+
+        _log("part 5: everyone in view, 1 / 2 / 4 / 8 people per frame")
+        results["multi_person"] = measure_multi_person(photo, warmup, reps, _log)
     results["duration_s"] = round(time.monotonic() - start, 1)
     results.update(_headline(results))
     results["targets"] = [check.as_json() for check in checks(results)]
@@ -226,6 +232,10 @@ DEFINITIONS = {
     "model replayed, interleaved in one loop; bone_correction_us_per_person: median pipeline time "
     "(BlazePose replayed) with bone_length_correction minus without, both run alternately in one "
     "loop",
+    "overhead_ms_per_extra_person": "what each person beyond the first adds to a 1280x720 frame "
+    "on the BodyPose3DNet path besides the network's own run (tracking, crop + normalise, "
+    "decode, batched lift, smoothing, Pose3DArray and markers), (8 people - 1 person) / 7",
+    "multi_person_detector_ms": "the default person detector's median time on the 8-person frame",
 }
 
 
@@ -252,6 +262,10 @@ def _headline(results: dict[str, Any]) -> dict[str, Any]:
         b = results["batching"]
         out["per_person_ms_batch1"] = b["batch1"]["per_person_ms"]
         out["per_person_ms_batch8"] = b["batch8"]["per_person_ms"]
+    if "multi_person" in results:
+        mp = results["multi_person"]
+        out["overhead_ms_per_extra_person"] = mp["overhead_ms_per_extra_person"]
+        out["multi_person_detector_ms"] = mp["detector_ms"]
     return out
 
 
@@ -384,6 +398,18 @@ def format_table(results: dict[str, Any]) -> str:
                      f"{m3['pipeline_us_without_bone_correction']:10.1f}"
                      f"{m3['pipeline_us_with_bone_correction']:10.1f}"
                      f"{m3['bone_correction_us_per_person']:+10.1f}")  # fmt: skip
+    if "multi_person" in results:
+        mp = results["multi_person"]
+        lines += ["", f"5. everyone in view: {mp['frame_size']} frame, medians [ms]; detector "
+                      f"{mp['detector']}: {_fmt(mp['detector_ms'])} ms"]  # fmt: skip
+        lines.append(f"   {'people':38s}" + "".join(f"{n:>9d}" for n in mp["people"]))
+        for name in mp["frame_ms"]:
+            for label, table in (("frame", mp["frame_ms"]), ("  model call", mp["model_ms"])):
+                row = table[name]
+                lines.append(f"   {name + ' ' + label:38s}"
+                             + "".join(f"{row[str(n)]:9.2f}" for n in mp["people"]))  # fmt: skip
+        lines.append(f"   {'overhead per extra person [ms]':38s}"
+                     f"{mp['overhead_ms_per_extra_person']:.3f}")  # fmt: skip
     if results["targets"]:
         lines += ["", "targets"]
         for target in checks(results):

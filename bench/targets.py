@@ -66,4 +66,16 @@ def checks(results: dict[str, Any]) -> list[Check]:
             Check("e2e output rate / model standalone rate (camera faster than the model)",
                   s["output_to_model_rate"], 0.9, False, "")
         )  # fmt: skip
+    if "multi_person" in results:
+        mp = results["multi_person"]
+        out.append(
+            Check("overhead per extra person (all but the networks)",
+                  mp["overhead_ms_per_extra_person"], 0.3, True, " ms")
+        )  # fmt: skip
+        ratio = mp["bodypose3dnet_fixture_8_to_1_with_detector"]
+        if ratio is not None:
+            out.append(
+                Check("BodyPose3DNet path (fixture), 8 / 1 people, whole frame with detector",
+                      ratio, 2.0, True, "x")
+            )  # fmt: skip
     return out

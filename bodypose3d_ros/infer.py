@@ -4,8 +4,9 @@
 
 An image ``name.jpg`` gives ``name.json``, ``name_overlay.png`` and ``name_3d.png``; a video
 ``name.mp4`` gives ``name.jsonl`` (one record per frame), ``name_overlay.mp4`` and
-``name_sheet.png``. Every image is processed on its own (no tracking or smoothing carried over);
-a video goes through one pipeline with time stamps taken from its frame rate.
+``name_sheet.png``. Every person found is written (``--detector``, ``--max-people``). Every image
+is processed on its own (no tracking or smoothing carried over, so a person is reported from one
+sighting); a video goes through one pipeline with time stamps taken from its frame rate.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ from bodypose3d_ros.core.depth_image import (
     read_depth_png,
     registered_to,
 )
+from bodypose3d_ros.core.detection import PersonDetector
+from bodypose3d_ros.core.detectors.factory import DETECTORS, create_detector
 from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
 from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.models.factory import BACKENDS, create_model
 from bodypose3d_ros.core.pipeline import FrameResult, PipelineConfig, PoseModel, PosePipeline
 from bodypose3d_ros.core.result_json import frame_to_json
+from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Person3D
 
 FALLBACK_FPS: Final = 30.0
@@ -60,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-path", help="BodyPose3DNet .onnx file (bodypose3dnet backend)")
     parser.add_argument("--engine", choices=("auto", "onnxruntime", "tensorrt"), default="auto")
     parser.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
+    parser.add_argument(
+        "--detector", choices=DETECTORS, default=DETECTORS[0],
+        help="person detector (none: the pose model finds one person itself)",
+    )  # fmt: skip
+    parser.add_argument("--detector-model-path", default="", help="detector model file")
+    parser.add_argument("--max-people", type=int, default=8, help="most people per frame")
     for name in ("fx", "fy", "cx", "cy"):
         parser.add_argument(f"--{name}", type=float, help="camera intrinsics in pixels")
     parser.add_argument(
@@ -108,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.calibration = calibration
     if args.depth is not None and len(args.inputs) != 1:
         parser.error("--depth goes with exactly one input image")
+    if args.max_people < 1:
+        parser.error("--max-people must be >= 1")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -138,6 +150,32 @@ class _Runner:
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
         self._model: PoseModel | None = None
+        self._detector: PersonDetector | None = None
+        self._detector_loaded = False
+
+    def detector(self) -> PersonDetector | None:
+        """The person detector, loaded once (None for ``--detector none``)."""
+        if not self._detector_loaded:
+            a = self._args
+            try:
+                self._detector = create_detector(a.detector, a.detector_model_path)
+            except Exception as exc:  # any load failure ends the run with one clear line
+                raise _ModelError(f"cannot load the {a.detector} detector: {exc}") from exc
+            self._detector_loaded = True
+        return self._detector
+
+    def pipeline(self, model: PoseModel, smoothing: bool, single_image: bool) -> PosePipeline:
+        """A fresh pipeline; a single image reports a person from one sighting (min_hits 1)."""
+        tracker = TrackerParams(max_people=self._args.max_people)
+        if single_image:
+            tracker = TrackerParams(max_people=self._args.max_people, min_hits=1)
+        config = PipelineConfig(
+            smoothing=smoothing,
+            tracker=tracker,
+            bone_length_correction=not self._args.no_bone_correction,
+        )
+        # Pipelines are never closed here: the runner closes the shared model and detector.
+        return PosePipeline(model, config, self.detector())
 
     def model(self) -> PoseModel:
         if self._model is None:
@@ -158,6 +196,9 @@ class _Runner:
         if self._model is not None:
             self._model.close()
             self._model = None
+        if self._detector is not None:
+            self._detector.close()
+        self._detector = None
 
     def intrinsics(self, name: str, width: int, height: int) -> Intrinsics:
         a = self._args
@@ -233,10 +274,7 @@ class _Runner:
         height, width = image.shape[:2]
         k = self.intrinsics(path.name, width, height)
         # A fresh pipeline per image: nothing tracked or smoothed across unrelated pictures.
-        config = PipelineConfig(
-            smoothing=False, bone_length_correction=not self._args.no_bone_correction
-        )
-        pipeline = PosePipeline(self.model(), config)
+        pipeline = self.pipeline(self.model(), smoothing=False, single_image=True)
         t0 = time.perf_counter()
         depth = self._depth_for(width, height)
         result = self._run(pipeline, image, k, 0.0, depth)
@@ -259,11 +297,7 @@ class _Runner:
             fps = FALLBACK_FPS
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         model = self.model()
-        config = PipelineConfig(
-            smoothing=not self._args.no_smoothing,
-            bone_length_correction=not self._args.no_bone_correction,
-        )
-        pipeline = PosePipeline(model, config)
+        pipeline = self.pipeline(model, not self._args.no_smoothing, single_image=False)
         pipeline.reset()  # forget the person tracked in a previous video
         out = self._args.out
         jsonl_path = out / f"{path.stem}.jsonl"

@@ -30,6 +30,7 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
+from bodypose3d_ros.core.detectors.factory import create_detector
 from bodypose3d_ros.core.image_decode import ImageDecodeError
 from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.latest_slot import LatestSlot
@@ -43,7 +44,6 @@ from bodypose3d_ros.ros.conversions import (
     camera_info_to_intrinsics,
     compressed_to_bgr,
     image_to_bgr,
-    people_to_pose_array,
 )
 from bodypose3d_ros.ros.depth_input import DepthInput
 from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
@@ -57,6 +57,7 @@ from bodypose3d_ros.ros.parameters import (
     defaults,
     parse_parameters,
 )
+from bodypose3d_ros.ros.pose_array_builder import PoseArrayBuilder
 from bodypose3d_ros.ros.stop_signals import StopRequest
 
 NODE_NAME = "bodypose3d_node"
@@ -117,6 +118,9 @@ class BodyPose3DNode(LifecycleNode):
         self._input_rate = RateMeter()
         self._output_rate = RateMeter()
         self._processing = LatencyStats()
+        self._pose_arrays = PoseArrayBuilder()  # worker thread only
+        self._detector_time = LatencyStats()
+        self._people_tracked = 0
         self._received = self._processed = self._rejected = 0
         self._recent_rejects = RateMeter()
         self._depth = DepthInput(
@@ -165,6 +169,17 @@ class BodyPose3DNode(LifecycleNode):
         except Exception as error:  # any load failure must fail the transition, not the process
             self._fail(f"could not load the {p.backend} model: {error}")
             return TransitionCallbackReturn.FAILURE
+        try:
+            detector = create_detector(
+                p.detector,
+                p.detector_model_path,
+                input_size=p.detector_input_size,
+                min_score=p.detector_min_score,
+            )
+        except Exception as error:  # a missing or wrong detector file fails configure
+            model.close()
+            self._fail(f"could not load the {p.detector} person detector: {error}")
+            return TransitionCallbackReturn.FAILURE
         config = PipelineConfig(
             smoothing=p.smoothing,
             uv_filter=p.uv_filter(),
@@ -172,8 +187,9 @@ class BodyPose3DNode(LifecycleNode):
             root_depth_filter=p.root_filter(),
             tracker=p.tracker(),
             bone_length_correction=p.bone_length_correction,
+            detection_interval=p.detection_interval,
         )
-        self._pipeline = PosePipeline(model, config)
+        self._pipeline = PosePipeline(model, config, detector)
         self._model_status = "loaded"
         self._markers = MarkerBuilder(
             min_confidence=p.marker_min_confidence, lifetime_s=p.marker_lifetime_s
@@ -185,7 +201,7 @@ class BodyPose3DNode(LifecycleNode):
             self._pub_debug = self.create_lifecycle_publisher(Image, "debug_image", 1)
         self.get_logger().info(
             f"configured: backend={p.backend} engine={self._engine_description()} "
-            f"smoothing={p.smoothing}"
+            f"detector={self._detector_description()} smoothing={p.smoothing}"
         )
         return TransitionCallbackReturn.SUCCESS
 
@@ -369,7 +385,7 @@ class BodyPose3DNode(LifecycleNode):
         if result.lift_failures:
             with self._stats_lock:
                 self._people_not_lifted += result.lift_failures
-        self._pub_poses.publish(people_to_pose_array(msg.header, result.people, width, height))
+        self._pub_poses.publish(self._pose_arrays.build(msg.header, result.people, width, height))
         # Markers and the debug image are for people watching: not built while nobody subscribes.
         markers = self._pub_markers
         if markers is not None and self._markers is not None and markers.get_subscription_count():
@@ -381,6 +397,9 @@ class BodyPose3DNode(LifecycleNode):
             self._pub_debug.publish(bgr_to_image_msg(overlay, msg.header))
         elapsed_ms = (time.perf_counter() - start) * 1e3
         with self._stats_lock:
+            self._people_tracked = result.tracked
+            if result.detector_ran:
+                self._detector_time.add(result.timings_ms["detector"])
             self._processed += 1
             self._processing.add(elapsed_ms)
             self._output_rate.tick(time.monotonic())
@@ -486,6 +505,12 @@ class BodyPose3DNode(LifecycleNode):
     def _engine_description(self) -> str:
         return self._pipeline.model.description if self._pipeline is not None else "none"
 
+    def _detector_description(self) -> str:
+        pipeline = self._pipeline
+        if pipeline is None:
+            return ""
+        return pipeline.detector.description if pipeline.detector is not None else "none"
+
     def snapshot(self) -> DiagnosticsSnapshot:
         """The node's counters and rates now (also used by tests and benchmarks)."""
         now = time.monotonic()
@@ -495,6 +520,9 @@ class BodyPose3DNode(LifecycleNode):
                 output_rate_hz=self._output_rate.rate(now),
                 processing_ms_p50=self._processing.percentile(50),
                 processing_ms_p95=self._processing.percentile(95),
+                people_tracked=self._people_tracked,
+                detector_ms_p50=self._detector_time.percentile(50),
+                detector=self._detector_description(),
                 frames_received=self._received,
                 frames_processed=self._processed,
                 frames_dropped=self._slot.dropped,

@@ -98,7 +98,16 @@ def test_quick_bench_writes_complete_consistent_results(
         saturated["frames_processed"] + saturated["frames_dropped"]
         <= saturated["frames_received_by_node"] + IN_FLIGHT
     )
-    assert len(results["targets"]) == 7
+    # Everyone in view: a frame with 1, 2, 4 and 8 people for both models, and the detector.
+    multi = results["multi_person"]
+    for name in ("blazepose", "bodypose3dnet_fixture"):
+        frame_ms = multi["frame_ms"][name]
+        assert set(frame_ms) == {"1", "2", "4", "8"}
+        assert all(_positive(frame_ms[n]) for n in frame_ms)
+    assert _positive(multi["detector_ms"])
+    assert math.isfinite(multi["overhead_ms_per_extra_person"])
+    assert results["overhead_ms_per_extra_person"] == multi["overhead_ms_per_extra_person"]
+    assert len(results["targets"]) == 9
     assert all(isinstance(target["passed"], bool) for target in results["targets"])
     lines = run.stdout.splitlines()
     verdicts = [line for line in lines if line.strip().startswith(("PASS", "MISS"))]

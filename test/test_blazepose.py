@@ -21,6 +21,7 @@ from bodypose3d_ros.core.models.blazepose import (
     landmarks_to_pose25d,
 )
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
+from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box, Pose25D
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -234,9 +235,8 @@ def test_photo_sides_and_depth_order_match_a_back_view_turned_right(photo_pose: 
 
 def test_photo_lifted_to_plausible_metric_3d(model: BlazePoseModel, photo: np.ndarray) -> None:
     h, w = photo.shape[:2]
-    result = PosePipeline(model, PipelineConfig(smoothing=False)).process(
-        photo, default_intrinsics(w, h), 0.0
-    )
+    config = PipelineConfig(smoothing=False, tracker=TrackerParams(min_hits=1))  # one photo
+    result = PosePipeline(model, config).process(photo, default_intrinsics(w, h), 0.0)
     assert len(result.people) == 1
     person = result.people[0]
     pelvis_z = person.xyz[K["pelvis"], 2]

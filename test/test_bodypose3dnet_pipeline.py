@@ -16,12 +16,15 @@ import numpy.typing as npt
 import pytest
 
 from bodypose3d_ros.core.crop import crop_box_for, crop_to_image
+from bodypose3d_ros.core.detection import Detection
 from bodypose3d_ros.core.engines.base import Tensor
 from bodypose3d_ros.core.engines.bodypose3dnet_io import INPUT_SPECS, OUTPUT_SPECS
 from bodypose3d_ros.core.engines.onnxruntime_engine import OnnxRuntimeEngine
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel, ModelOutputError
+from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.skeleton import BODY_JOINTS, NUM_KEYPOINTS
+from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import (
     DEPTH_PER_MM,
@@ -275,3 +278,45 @@ def test_bad_settings_are_rejected(engine: OnnxRuntimeEngine) -> None:
         BodyPose3DNetModel(engine, normalization="rgb")
     with pytest.raises(ValueError, match="k_inv_mode"):
         BodyPose3DNetModel(engine, k_inv_mode="identity")
+
+
+class _KnownBoxes:
+    """A PersonDetector that returns given boxes (as a detector running elsewhere would)."""
+
+    name = "known boxes"
+    description = "the scene's person boxes"
+
+    def __init__(self, boxes: list[Box]) -> None:
+        self.boxes = boxes
+
+    def detect(self, image_bgr: np.ndarray, stamp: float) -> list[Detection]:
+        return [Detection(box, 0.9, None) for box in self.boxes]
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("people", [1, 3, 8])
+def test_the_pipeline_estimates_everyone_in_one_network_call(
+    contract_path: Path, people: int
+) -> None:
+    engine = OnnxRuntimeEngine(contract_path, max_batch_size=8)
+    network_calls: list[int] = []
+    run_batch = engine._run_batch
+
+    def recording(feeds: dict[str, Tensor]) -> dict[str, Tensor]:
+        network_calls.append(len(feeds["input0"]))
+        return run_batch(feeds)
+
+    engine._run_batch = recording  # type: ignore[method-assign]
+    scene = _draw_scene(EIGHT_BOXES[:people], BGR_UNIT_COLOURS, seed=20 + people)
+    config = PipelineConfig(tracker=TrackerParams(min_hits=1))
+    pipeline = PosePipeline(BodyPose3DNetModel(engine), config, _KnownBoxes(scene.boxes))
+    # (The fixture finds blobs in fixed windows of the crop it was drawn for: the scene holds
+    # for the detection boxes' crops, so every frame detects.)
+    for stamp in (0.0, 0.1, 0.2):
+        network_calls.clear()
+        result = pipeline.process(scene.image, INTRINSICS, stamp)
+        assert network_calls == [people], "everyone in one batch, one network run"
+        assert len(result.people) + result.lift_failures == people
+    pipeline.close()

@@ -10,6 +10,7 @@ import pytest
 
 from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, intrinsics_from_camera_info
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
+from bodypose3d_ros.core.tracking import TrackerParams
 
 
 def pinhole_info(f: float, cx: float, cy: float) -> tuple[list[float], list[float]]:
@@ -99,7 +100,10 @@ def test_a_person_whose_lift_fails_is_dropped_not_published_as_zeros(
 ) -> None:
     image, model = pipeline_on_photo
     h, w = image.shape[:2]
-    pipeline = PosePipeline(model, PipelineConfig(smoothing=False))
+    # One photo: a person counts from the first sighting.
+    pipeline = PosePipeline(
+        model, PipelineConfig(smoothing=False, tracker=TrackerParams(min_hits=1))
+    )
     # Intrinsics built directly (as a caller bypassing the CameraInfo checks could).
     absurd = pipeline.process(image, Intrinsics(f, f, w / 2, h / 2, "arguments"), 0.0)
     assert absurd.people == []

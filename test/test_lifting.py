@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 from scipy.spatial.transform import Rotation
 
-from bodypose3d_ros.core.lifting import LiftResult, lift_pose, project
+from bodypose3d_ros.core.lifting import LiftResult, lift_pose, lift_poses, project
 from bodypose3d_ros.core.skeleton import INDEX, LIMB_JOINTS, LIMB_LENGTHS_MM, NUM_KEYPOINTS
 
 FloatArray = npt.NDArray[np.float64]
@@ -396,3 +396,41 @@ def test_closed_form_rays_match_the_general_solve() -> None:
     odd[2] = [0.001, 0.0, 1.0]
     general = np.linalg.solve(odd, np.column_stack([uv, np.ones(34)]).T).T
     np.testing.assert_allclose(camera_rays(uv, odd), general / general[:, 2:3], rtol=1e-9)
+
+
+def test_batched_lift_equals_the_lift_person_by_person() -> None:
+    k = CAMERAS["1280x720"]
+    rng = np.random.default_rng(3)
+    cases = []
+    for i, (pose, depth) in enumerate(itertools.product(ROTATIONS, (2.0, 4.0))):
+        uv, z_rel = observe(place(ROTATIONS[pose], depth), k)
+        uv = uv + rng.normal(0.0, 2.0, uv.shape)  # a real model's noise
+        confidence = rng.uniform(0.0, 1.0, NUM_KEYPOINTS)
+        if i == 1:
+            uv[5] = np.nan  # a bad joint
+        if i == 2:
+            confidence[:] = 0.0  # a person that cannot be lifted
+        cases.append((uv, z_rel, confidence))
+    uv_all, z_all, conf_all = (np.stack([c[j] for c in cases]) for j in range(3))
+    halve = [None if i % 2 else (lambda depth: depth * 0.5) for i in range(len(cases))]
+
+    batched = lift_poses(uv_all, z_all, conf_all, k, halve, min_confidence=0.2)
+
+    assert len(batched) == len(cases)
+    for (uv, z_rel, confidence), root_filter, got in zip(cases, halve, batched, strict=True):
+        want = lift_pose(uv, z_rel, confidence, k, root_filter, min_confidence=0.2)
+        assert got.ok == want.ok
+        np.testing.assert_allclose(got.xyz, want.xyz, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(got.confidence, want.confidence)
+        if want.ok:
+            assert got.root_depth == pytest.approx(want.root_depth, rel=1e-12)
+            assert got.scale_mm == pytest.approx(want.scale_mm, rel=1e-12)
+    assert not batched[2].ok
+
+
+def test_batched_lift_of_nobody_and_bad_shapes() -> None:
+    k = CAMERAS["640x480"]
+    empty = np.zeros((0, NUM_KEYPOINTS))
+    assert lift_poses(np.zeros((0, NUM_KEYPOINTS, 2)), empty, empty, k) == []
+    with pytest.raises(ValueError, match="uv must have shape"):
+        lift_poses(np.zeros((NUM_KEYPOINTS, 2)), empty, empty, k)

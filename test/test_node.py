@@ -21,6 +21,10 @@ from visualization_msgs.msg import Marker
 FX, FY = 530.0, 545.0
 
 
+# The single-person node: no detector, a person published from their first sighting.
+ONE_FRAME: dict[str, Any] = {"backend": "blazepose", "detector": "none", "track_min_hits": 1}
+
+
 @pytest.fixture(scope="module")
 def photo(person_image_path: Path) -> np.ndarray:
     image = cv2.imread(str(person_image_path))
@@ -30,7 +34,9 @@ def photo(person_image_path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def harness(photo: np.ndarray) -> Iterator[NodeHarness]:
-    with NodeHarness(backend="blazepose") as h:
+    # One photo, one frame, one answer: the person is published from their first sighting.
+    # (Confirmation over several frames is tested in test_tracking and test_multi_person.)
+    with NodeHarness(**ONE_FRAME) as h:
         h.start()
         yield h
 
@@ -251,7 +257,7 @@ def test_holds_a_30hz_camera_without_backlog(ros_context: Any, photo: np.ndarray
 @pytest.fixture(scope="module")
 def compressed_harness() -> Iterator[NodeHarness]:
     with NodeHarness(
-        backend="blazepose", image_compressed=True, publish_markers=False, publish_debug_image=True
+        **ONE_FRAME, image_compressed=True, publish_markers=False, publish_debug_image=True
     ) as h:
         h.start()
         yield h
@@ -354,7 +360,7 @@ def test_lifecycle_deactivate_stops_output_and_cleanup_reconfigure_works(
 ) -> None:
     from rclpy.lifecycle import TransitionCallbackReturn
 
-    with NodeHarness(backend="blazepose") as h:
+    with NodeHarness(**ONE_FRAME) as h:
         assert h.node.snapshot().model_status == "not loaded"
         h.start()
         _send(h, photo, 10.0)

@@ -32,7 +32,8 @@ def photo(person_image_path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def harness(photo: np.ndarray) -> Iterator[NodeHarness]:
-    with NodeHarness(backend="blazepose") as h:
+    # Single-person mode, a person published from the first frame: each test sends one photo.
+    with NodeHarness(backend="blazepose", detector="none", track_min_hits=1) as h:
         h.start()
         yield h
 

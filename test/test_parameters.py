@@ -56,6 +56,12 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ("default_focal_ratio", float("inf"), "default_focal_ratio=inf must be a finite"),
         ("smoothing_root_beta", float("nan"), "smoothing_root_beta=nan must be a finite"),
         ("person_min_keypoints", 99, "person_min_keypoints=99 must be <= 34"),
+        ("detector", "yolo", "detector='yolo' is not one of"),
+        ("detection_interval", 0, "detection_interval=0 must be a finite number > 0"),
+        ("track_max_age_s", -1.0, "track_max_age_s=-1.0 must be a finite number > 0"),
+        ("track_min_hits", 0, "track_min_hits=0 must be a finite number > 0"),
+        ("detector_min_score", 1.5, "detector_min_score=1.5 must be within 0..1"),
+        ("detector_input_size", -8, "detector_input_size=-8 must be a finite number >= 0"),
         ("marker_min_confidence", 1.5, "marker_min_confidence=1.5 must be within 0..1"),
         ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be a finite number >= 0"),
         (

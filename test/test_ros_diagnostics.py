@@ -121,7 +121,15 @@ def test_inactive_node_without_model_is_ok() -> None:
 
 
 def test_values_carry_units_and_the_snapshot_numbers() -> None:
-    values = _values(_status(frames_dropped=17, processing_ms_p50=float("nan")))
+    values = _values(
+        _status(
+            frames_dropped=17, processing_ms_p50=float("nan"), people_tracked=3,
+            detector_ms_p50=21.25, detector="MoveNet",
+        )
+    )  # fmt: skip
+    assert int(values["people tracked"]) == 3
+    assert float(values["detector time p50 [ms]"]) == 21.25
+    assert values["detector"] == "MoveNet"
     assert float(values["input rate [Hz]"]) == 30.0
     assert float(values["output rate [Hz]"]) == 29.5
     assert float(values["processing time p95 [ms]"]) == 18.5

@@ -1,191 +1,398 @@
-"""Person tracking: stable ids through motion and crossings, lost ids, next-frame boxes."""
+"""Tracking through the pipeline: ids through motion, misses and crossings; no one-frame ghosts.
+
+The scenes here are what a detector and a pose model really return: the detector gives one box
+(with COCO keypoints) per visible person, the pose model gives exactly one pose per crop, that
+of the person filling the crop, or a low-confidence pose when the crop holds nobody. People are
+synthetic skeletons (the photo-based tests in test_multi_person.py use real ones).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
+from bodypose3d_ros.core.detection import COCO17_TO_SKELETON, Detection
+from bodypose3d_ros.core.intrinsics import Intrinsics, default_intrinsics
+from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline, pair_poses
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
-from bodypose3d_ros.core.tracking import PersonTracker, TrackerParams, iou_matrix
+from bodypose3d_ros.core.tracking import (
+    PersonTracker,
+    Target,
+    TrackerParams,
+    iou_matrix,
+    keypoint_similarity,
+)
 from bodypose3d_ros.core.types import Box, Pose25D
 
-# Keypoints spread over a 60 x 180 px body; offsets are relative to the top-left corner.
+WIDTH, HEIGHT = 640, 480
+IMAGE = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+K = default_intrinsics(WIDTH, HEIGHT)
 _rng = np.random.default_rng(7)
-_BODY = np.c_[_rng.uniform(0, 60, NUM_KEYPOINTS), _rng.uniform(0, 180, NUM_KEYPOINTS)]
-_BODY[0], _BODY[1] = (0.0, 0.0), (60.0, 180.0)  # pin the extent: box is exactly 60 x 180
-# Another person in another posture, same extent.
-_OTHER_BODY = np.c_[_rng.uniform(0, 60, NUM_KEYPOINTS), _rng.uniform(0, 180, NUM_KEYPOINTS)]
-_OTHER_BODY[0], _OTHER_BODY[1] = (60.0, 0.0), (0.0, 180.0)
 
 
-def person(
-    x: float, y: float, confidence: float = 0.9, score: float = 0.9, body: np.ndarray = _BODY
-) -> Pose25D:
-    """A synthetic pose whose confident keypoints span [x, x+60] x [y, y+180]."""
-    uv = body + np.array([x, y])
+def _body(seed: int) -> np.ndarray:
+    """Keypoint offsets spread over a 60 x 180 px body (top-left corner at 0, 0)."""
+    rng = np.random.default_rng(seed)
+    body = np.c_[rng.uniform(0, 60, NUM_KEYPOINTS), rng.uniform(0, 180, NUM_KEYPOINTS)]
+    body[0], body[1] = (0.0, 0.0), (60.0, 180.0)
+    return body
+
+
+@dataclass
+class World:
+    """Where each person stands now (top-left of their 60 x 180 body); None = hidden."""
+
+    people: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    bodies: dict[str, np.ndarray] = field(default_factory=dict)
+    ghosts: list[Box] = field(default_factory=list)  # false detections in this frame
+
+    def uv(self, name: str) -> np.ndarray:
+        place = self.people[name]
+        assert place is not None
+        return self.bodies.setdefault(name, _body(len(self.bodies))) + np.array(place)
+
+    def visible(self) -> list[str]:
+        return [name for name, place in self.people.items() if place is not None]
+
+
+class SceneDetector:
+    """A PersonDetector over the World: one box + COCO keypoints per visible person."""
+
+    name = "scene"
+    description = "test scene detector"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.calls = 0
+
+    def detect(self, image_bgr: np.ndarray, stamp: float) -> list[Detection]:
+        self.calls += 1
+        out = []
+        for name in self.world.visible():
+            uv = self.world.uv(name)
+            lo, hi = uv.min(axis=0), uv.max(axis=0)
+            kps = np.c_[uv[COCO17_TO_SKELETON], np.full(17, 0.8)]
+            out.append(Detection(Box(*lo, *(hi - lo)), 0.8, kps))
+        out += [Detection(box, 0.6, None) for box in self.world.ghosts]
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class SceneModel:
+    """A PoseModel over the World: the pose of whoever fills each crop, one pose per crop."""
+
+    name = "scene"
+    description = "test scene model"
+    precision = "fp32"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.calls: list[int] = []
+
+    def estimate(
+        self, image_bgr: np.ndarray, boxes: Sequence[Box], intrinsics: Intrinsics
+    ) -> list[Pose25D]:
+        self.calls.append(len(boxes))
+        return [self._pose_in(box) for box in boxes]
+
+    def _pose_in(self, box: Box) -> Pose25D:
+        best, best_inside = None, 0.5
+        for name in self.world.visible():
+            uv = self.world.uv(name)
+            inside = np.mean(
+                (uv[:, 0] >= box.x) & (uv[:, 0] <= box.x + box.width)
+                & (uv[:, 1] >= box.y) & (uv[:, 1] <= box.y + box.height)
+            )  # fmt: skip
+            if inside > best_inside:
+                best, best_inside = name, inside
+        if best is None:  # background: a pose somewhere in the crop, nothing confident
+            uv = np.array(box.center) + _rng.normal(0, 5, (NUM_KEYPOINTS, 2))
+            return _pose(uv, box, confidence=0.1)
+        return _pose(self.world.uv(best), box)
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _pose(uv: np.ndarray, box: Box, confidence: float = 0.9) -> Pose25D:
+    rng = np.random.default_rng(0)
     return Pose25D(
-        uv=uv,
-        z_rel=np.zeros(NUM_KEYPOINTS),
+        uv=uv.copy(),
+        z_rel=rng.normal(0, 0.1, NUM_KEYPOINTS),
         confidence=np.full(NUM_KEYPOINTS, confidence),
-        box=Box(x, y, 60.0, 180.0),
-        score=score,
+        box=box,
+        score=confidence,
     )
 
 
-def test_no_people_means_full_image_box() -> None:
-    tracker = PersonTracker()
-    assert tracker.boxes_for_frame(640, 480) == [Box(0.0, 0.0, 640.0, 480.0)]
-    tracker.update([person(100, 100)])
-    tracker.update([])
-    assert tracker.boxes_for_frame(640, 480) == [Box(0.0, 0.0, 640.0, 480.0)]
+def _pipeline(
+    world: World, detector: bool = True, interval: int = 1, **tracker: float
+) -> tuple[PosePipeline, SceneDetector, SceneModel]:
+    det, model = SceneDetector(world), SceneModel(world)
+    config = PipelineConfig(
+        smoothing=False,
+        tracker=TrackerParams(**tracker),
+        detection_interval=interval,  # type: ignore[arg-type]
+    )
+    return PosePipeline(model, config, det if detector else None), det, model
 
 
-def test_next_box_is_keypoint_box_with_margin() -> None:
-    tracker = PersonTracker(TrackerParams(margin=0.25))
-    tracker.update([person(200, 100)])
-    (box,) = tracker.boxes_for_frame(640, 480)
-    assert box.x == pytest.approx(200 - 0.25 * 60)
-    assert box.y == pytest.approx(100 - 0.25 * 180)
-    assert box.width == pytest.approx(60 * 1.5)
-    assert box.height == pytest.approx(180 * 1.5)
+def _ids_by_name(world: World, people: Sequence[object]) -> dict[str, str]:
+    """Which published id sits on which world person (by keypoint position)."""
+    found = {}
+    for person in people:
+        for name in world.visible():
+            if np.allclose(person.uv, world.uv(name)):  # type: ignore[attr-defined]
+                found[name] = person.id  # type: ignore[attr-defined]
+    return found
 
 
-def test_next_box_clipped_to_image() -> None:
-    tracker = PersonTracker(TrackerParams(margin=0.5))
-    tracker.update([person(-20, 350)])  # partly off the left and bottom edges
-    (box,) = tracker.boxes_for_frame(640, 480)
-    assert box.x == 0.0
-    assert box.y == pytest.approx(350 - 90)
-    assert box.x + box.width == pytest.approx(-20 + 60 + 30)
-    assert box.y + box.height == 480.0
-
-
-def test_id_stable_while_moving_smoothly() -> None:
-    tracker = PersonTracker()
-    ids = {tracker.update([person(100 + 8 * t, 120 + 2 * t)])[0] for t in range(30)}
+def test_a_person_is_published_after_min_hits_and_keeps_the_id() -> None:
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, min_hits=3)
+    counts = []
+    ids = set()
+    for t in range(20):
+        world.people["a"] = (100.0 + 6 * t, 100.0 + t)
+        result = pipeline.process(IMAGE, K, t * 0.1)
+        counts.append(len(result.people))
+        ids |= {p.id for p in result.people}
+    assert counts[:2] == [0, 0]  # found twice: not yet a person
+    assert counts[2:] == [1] * 18
     assert ids == {"body_1"}
-    assert tracker.active_ids == ["body_1"]
+
+
+def test_a_one_frame_false_detection_is_never_published() -> None:
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, min_hits=2)
+    published: set[str] = set()
+    for t in range(15):
+        world.ghosts = [Box(400.0, 200.0, 60.0, 180.0)] if t == 5 else []
+        result = pipeline.process(IMAGE, K, t * 0.1)
+        published |= {p.id for p in result.people}
+    assert published == {"body_1"}
+
+
+def test_a_false_detection_with_a_confident_pose_needs_repeated_finds() -> None:
+    # A ghost box on a person-like pattern: the model even returns a confident pose there, in
+    # one frame only. min_hits keeps it out.
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, min_hits=3)
+    published: set[str] = set()
+    for t in range(15):
+        world.people["b"] = (400.0, 200.0) if t == 5 else None
+        result = pipeline.process(IMAGE, K, t * 0.1)
+        published |= {p.id for p in result.people}
+    assert published == {"body_1"}
 
 
 def test_two_people_crossing_keep_their_ids() -> None:
-    tracker = PersonTracker()
-    # A walks right, B walks left; they pass each other around frame 10, overlapping.
-    seen: dict[str, set[str]] = {"A": set(), "B": set()}
-    for t in range(21):
-        a = person(100 + 10 * t, 100)
-        b = person(300 - 10 * t, 110, body=_OTHER_BODY)
-        poses = [b, a] if t % 2 else [a, b]  # input order must not matter
-        ids = tracker.update(poses)
-        id_of = dict(zip(("B", "A") if t % 2 else ("A", "B"), ids, strict=True))
-        seen["A"].add(id_of["A"])
-        seen["B"].add(id_of["B"])
-    assert len(seen["A"]) == 1
-    assert len(seen["B"]) == 1
-    assert seen["A"] != seen["B"]
-    assert tracker.lost_ids == []
+    world = World({"a": (100.0, 100.0), "b": (420.0, 110.0)})
+    pipeline, _, _ = _pipeline(world)
+    seen: dict[str, set[str]] = {"a": set(), "b": set()}
+    for t in range(33):  # they pass each other around t = 16, overlapping
+        world.people["a"] = (100.0 + 10 * t, 100.0)
+        world.people["b"] = (420.0 - 10 * t, 110.0)
+        result = pipeline.process(IMAGE, K, t / 30)
+        for name, person_id in _ids_by_name(world, result.people).items():
+            seen[name].add(person_id)
+        assert result.lost_ids == []
+    assert len(seen["a"]) == 1
+    assert len(seen["b"]) == 1
+    assert seen["a"] != seen["b"]
 
 
-def test_crossing_needs_global_assignment() -> None:
-    # IoU(track 2, new 1) = 0.5 is the single best pair, so "best IoU first" would give new 1
-    # to track 2 and leave track 1 without a match (new 2 is 0 IoU from track 1). Matching
-    # track 1 -> new 1 (0.395) and track 2 -> new 2 (0.395) is better overall and keeps both.
-    tracker = PersonTracker()
-    first = tracker.update([person(100, 100), person(146, 100)])
-    second = tracker.update([person(126, 100), person(172, 100)])
-    assert second == first
-    assert tracker.lost_ids == []
+def test_crossing_behind_someone_keeps_both_ids() -> None:
+    # b walks behind a and is hidden (no detection) for 4 frames while they overlap.
+    world = World({"a": (300.0, 100.0), "b": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world)
+    seen: dict[str, set[str]] = {"a": set(), "b": set()}
+    for t in range(40):
+        x = 100.0 + 10 * t
+        world.people["b"] = None if abs(x - 300.0) < 20 else (x, 100.0)
+        result = pipeline.process(IMAGE, K, t / 10)
+        for name, person_id in _ids_by_name(world, result.people).items():
+            seen[name].add(person_id)
+    assert len(seen["a"]) == 1
+    assert len(seen["b"]) == 1
+    assert seen["a"] != seen["b"]
 
 
-def test_lost_then_found_gets_new_id_and_lost_reported_once() -> None:
-    tracker = PersonTracker()
-    (first,) = tracker.update([person(100, 100)])
-    assert tracker.lost_ids == []
-    tracker.update([])
-    assert tracker.lost_ids == [first]
-    assert tracker.active_ids == []
-    tracker.update([])
-    assert tracker.lost_ids == []  # reported exactly once
-    (again,) = tracker.update([person(100, 100)])
-    assert again != first
-    assert tracker.lost_ids == []
+def test_hidden_for_five_frames_at_10_hz_keeps_the_id() -> None:
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, max_age_s=1.0)
+    ids = []
+    lost: list[str] = []
+    for t in range(20):
+        world.people["a"] = None if 8 <= t < 13 else (100.0 + 5 * t, 100.0)
+        result = pipeline.process(IMAGE, K, t * 0.1)
+        lost += result.lost_ids
+        if 8 <= t < 13:
+            assert result.people == []
+        ids += [p.id for p in result.people]
+    assert set(ids) == {"body_1"}
+    assert lost == []
 
 
-def test_jump_is_a_new_person_and_old_one_lost() -> None:
-    tracker = PersonTracker()
-    (first,) = tracker.update([person(50, 50)])
-    (second,) = tracker.update([person(400, 250)])  # no overlap at all
-    assert second != first
-    assert tracker.lost_ids == [first]
-    assert tracker.active_ids == [second]
+def test_gone_longer_than_max_age_is_lost_once_and_returns_with_a_new_id() -> None:
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, max_age_s=0.5)
+    lost: list[str] = []
+    ids = []
+    for t in range(30):
+        world.people["a"] = None if 5 <= t < 15 else (100.0, 100.0)
+        result = pipeline.process(IMAGE, K, t * 0.1)
+        lost += result.lost_ids
+        ids += [p.id for p in result.people]
+    assert lost == ["body_1"]  # reported once, when it expired
+    assert set(ids) == {"body_1", "body_2"}  # ids are never reused
 
 
-def test_low_confidence_poses_are_rejected() -> None:
-    tracker = PersonTracker(TrackerParams(min_keypoint_confidence=0.3, min_confident_keypoints=6))
-    weak = person(100, 100, confidence=0.2)
-    few = person(300, 100)
-    few.confidence = np.zeros(NUM_KEYPOINTS)
-    few.confidence[:5] = 0.9  # one short of six
-    enough = person(450, 100)
-    enough.confidence = np.zeros(NUM_KEYPOINTS)
-    enough.confidence[:6] = 0.9
-    ids = tracker.update([weak, few, enough])
-    assert ids[0] == ""
-    assert ids[1] == ""
-    assert ids[2].startswith("body_")
-    assert tracker.active_ids == [ids[2]]
+def test_stamps_that_repeat_or_go_back_neither_crash_nor_freeze() -> None:
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, max_age_s=0.5)
+    stamps = [0.0, 0.1, 0.2, 0.2, 0.2, 0.15, 0.3, 100.0, 5.0, 5.1]
+    for i, stamp in enumerate(stamps):
+        world.people["a"] = (100.0 + 4 * i, 100.0)
+        result = pipeline.process(IMAGE, K, stamp)
+    assert [p.id for p in result.people] == ["body_2"]  # the jump of 99.7 s lost body_1
+    # Repeated stamps still age a track that is no longer seen.
+    world.people["a"] = None
+    lost: list[str] = []
+    for _ in range(40):
+        lost += pipeline.process(IMAGE, K, 5.1).lost_ids
+    assert lost == ["body_2"]
 
 
-def test_rejected_keypoints_do_not_widen_the_box() -> None:
-    pose = person(100, 100)
-    pose.uv = pose.uv.copy()
-    pose.uv[5] = (600.0, 450.0)  # far-off keypoint with low confidence
-    pose.confidence = pose.confidence.copy()
-    pose.confidence[5] = 0.05
-    tracker = PersonTracker(TrackerParams(margin=0.0))
-    tracker.update([pose])
-    (box,) = tracker.boxes_for_frame(640, 480)
-    assert box.x + box.width <= 160.0 + 1e-9
+def test_no_detector_searches_the_whole_image_then_follows_the_crop() -> None:
+    world = World({"a": (300.0, 150.0)})
+    pipeline, _, model = _pipeline(world, detector=False, min_hits=2)
+    boxes_seen = []
+    original = model.estimate
+
+    def spy(image: np.ndarray, boxes: Sequence[Box], intrinsics: Intrinsics) -> list[Pose25D]:
+        boxes_seen.append(list(boxes))
+        return original(image, boxes, intrinsics)
+
+    model.estimate = spy  # type: ignore[method-assign]
+    results = [pipeline.process(IMAGE, K, t * 0.1) for t in range(4)]
+    assert boxes_seen[0] == [Box.full_image(WIDTH, HEIGHT)]
+    assert boxes_seen[1][0] != Box.full_image(WIDTH, HEIGHT)
+    assert boxes_seen[1][0].width < WIDTH / 2  # the crop that follows the person
+    assert [len(r.people) for r in results] == [0, 1, 1, 1]
+    # The person leaves the crop: back to the whole image, same id on return.
+    world.people["a"] = None
+    assert pipeline.process(IMAGE, K, 0.4).people == []
+    assert boxes_seen[-1][0] != Box.full_image(WIDTH, HEIGHT)  # looked where they were
+    world.people["a"] = (320.0, 150.0)
+    ids = [p.id for t in range(5, 9) for p in pipeline.process(IMAGE, K, t * 0.1).people]
+    assert boxes_seen[-4] == [Box.full_image(WIDTH, HEIGHT)]  # nobody followed: search again
+    assert set(ids) == {"body_1"}
 
 
-def test_duplicates_from_overlapping_crops_get_one_id() -> None:
-    # Two crops saw the same person: nearly identical keypoints, the better score wins.
-    tracker = PersonTracker()
-    ids = tracker.update([person(100, 100, score=0.5), person(102, 101, score=0.8)])
-    assert ids[0] == ""
-    assert ids[1] != ""
-    assert len(tracker.active_ids) == 1
+def test_detection_interval_follows_crops_between_detector_runs() -> None:
+    world = World({"a": (100.0, 100.0), "b": (400.0, 100.0)})
+    pipeline, detector, model = _pipeline(world, interval=3, min_hits=1)
+    for t in range(12):
+        world.people["a"] = (100.0 + 3 * t, 100.0)
+        result = pipeline.process(IMAGE, K, t / 30)
+        assert len(result.people) == 2
+    assert detector.calls == 4  # frames 0, 3, 6, 9
+    assert model.calls == [2] * 12  # one call for both people, every frame
+    # Nobody followed: the detector runs on every frame.
+    world.people = {"a": None, "b": None}
+    calls = detector.calls
+    for t in range(12, 16):
+        pipeline.process(IMAGE, K, t / 30)
+    assert detector.calls - calls == 4
 
 
-def test_overlapping_people_in_different_postures_are_not_duplicates() -> None:
-    tracker = PersonTracker()
-    ids = tracker.update([person(100, 100), person(100, 100, body=_OTHER_BODY)])
-    assert ids[0]
-    assert ids[1]
-    assert ids[0] != ids[1]
+def test_max_people_caps_the_crops() -> None:
+    world = World({f"p{i}": (20.0 + 70 * i, 100.0) for i in range(6)})
+    pipeline, _, model = _pipeline(world, max_people=4, min_hits=1)
+    for t in range(3):
+        result = pipeline.process(IMAGE, K, t * 0.1)
+    assert len(result.people) == 4
+    assert max(model.calls) == 4
 
 
-def test_max_people_keeps_best_scores() -> None:
-    tracker = PersonTracker(TrackerParams(max_people=2))
-    poses = [person(100 * i, 50, score=s) for i, s in enumerate([0.5, 0.9, 0.7])]
-    ids = tracker.update(poses)
-    assert ids[0] == ""
-    assert ids[1]
-    assert ids[2]
-    assert len(tracker.boxes_for_frame(640, 480)) == 2
+def test_two_detections_of_one_person_publish_one() -> None:
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, min_hits=1)
+    uv = world.uv("a")
+    world.ghosts = [Box(95.0, 95.0, 70.0, 190.0)]  # a second, looser box on the same person
+    result = pipeline.process(IMAGE, K, 0.0)
+    assert len(result.people) == 1
+    assert np.allclose(result.people[0].uv, uv)
 
 
-def test_ids_never_reused_and_reset_reports_forgotten() -> None:
-    tracker = PersonTracker()
-    a, b = tracker.update([person(50, 50), person(300, 50)])
-    assert (a, b) == ("body_1", "body_2")
-    tracker.reset()
-    assert tracker.active_ids == []
-    assert tracker.boxes_for_frame(640, 480) == [Box.full_image(640, 480)]
-    (c,) = tracker.update([person(50, 50)])
-    assert c not in (a, b)
-    assert sorted(tracker.lost_ids) == sorted([a, b])
-    tracker.update([person(50, 50)])
-    assert tracker.lost_ids == []
+def test_reset_reports_everyone_lost_and_never_reuses_ids() -> None:
+    world = World({"a": (100.0, 100.0), "b": (400.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, min_hits=1)
+    first = {p.id for p in pipeline.process(IMAGE, K, 0.0).people}
+    assert first == {"body_1", "body_2"}
+    pipeline.reset()
+    result = pipeline.process(IMAGE, K, 0.1)
+    assert sorted(result.lost_ids) == ["body_1", "body_2"]
+    assert {p.id for p in result.people} == {"body_3", "body_4"}
+
+
+def test_smoothing_state_follows_the_id() -> None:
+    world = World({"a": (100.0, 100.0), "b": (400.0, 100.0)})
+    det, model = SceneDetector(world), SceneModel(world)
+    pipeline = PosePipeline(model, PipelineConfig(smoothing=True), det)
+    for t in range(5):
+        world.people["a"] = (100.0 + 10 * t, 100.0)
+        result = pipeline.process(IMAGE, K, t * 0.1)
+    by_id = {p.id: p for p in result.people}
+    # b stands still: its smoothed pose is its pose; a moves: its smoothing lags behind a only.
+    assert np.allclose(by_id[_ids_by_name_loose(world, result.people, "b")].uv, world.uv("b"))
+    assert not np.allclose(by_id[_ids_by_name_loose(world, result.people, "a")].uv, world.uv("a"))
+
+
+def _ids_by_name_loose(world: World, people: Sequence[object], name: str) -> str:
+    """The id of the published person nearest to ``name`` (smoothing lags a little)."""
+    target = world.uv(name).mean(axis=0)
+    return min(
+        people,
+        key=lambda p: float(np.linalg.norm(p.uv.mean(axis=0) - target)),  # type: ignore[attr-defined]
+    ).id  # type: ignore[attr-defined]
+
+
+def test_pair_poses_by_order_or_by_where_the_keypoints_are() -> None:
+    left, right = Box(0, 0, 100, 200), Box(300, 0, 100, 200)
+    targets = [Target(1, left, True), Target(2, right, True)]
+    in_right = _pose(np.full((NUM_KEYPOINTS, 2), 350.0) - [0, 250], right)
+    assert pair_poses(targets, [in_right]) == [None, in_right]
+    in_left = _pose(np.full((NUM_KEYPOINTS, 2), 50.0), left)
+    assert pair_poses(targets, [in_left, in_right]) == [in_left, in_right]
+    assert pair_poses(targets, []) == [None, None]
+
+
+def test_keypoint_similarity_prefers_the_same_posture() -> None:
+    uv = _body(1) + 100.0
+    confident = np.ones(NUM_KEYPOINTS, bool)
+    same = np.c_[uv[COCO17_TO_SKELETON] + 2.0, np.full(17, 0.9)]
+    other = np.c_[(_body(2) + 100.0)[COCO17_TO_SKELETON], np.full(17, 0.9)]
+    area = 60.0 * 180.0
+    assert keypoint_similarity(same, uv, confident, area, 0.3) > 0.9
+    assert keypoint_similarity(other, uv, confident, area, 0.3) < 0.5
+    unseen = same.copy()
+    unseen[:, 2] = 0.0
+    assert np.isnan(keypoint_similarity(unseen, uv, confident, area, 0.3))
+
+
+def test_tracker_rejects_non_finite_stamps() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        PersonTracker().begin_frame(float("nan"))
 
 
 def test_iou_matrix_values() -> None:
@@ -198,36 +405,3 @@ def test_iou_matrix_values() -> None:
     assert np.all(iou[1] == 0.0)
     assert iou[0, 2] == 0.0
     assert iou_matrix([], b).shape == (0, 3)
-
-
-def test_whole_image_is_searched_periodically_for_newcomers() -> None:
-    tracker = PersonTracker(TrackerParams(discovery_interval=3))
-    full = Box.full_image(640, 480)
-    assert tracker.boxes_for_frame(640, 480) == [full]  # frame 1: nobody tracked yet
-    (first,) = tracker.update([person(100, 100)])
-    assert full not in tracker.boxes_for_frame(640, 480)  # frame 2: follow the known person
-    boxes = tracker.boxes_for_frame(640, 480)  # frame 3: and look everywhere once
-    assert len(boxes) == 2
-    assert boxes[-1] == full
-    # The whole-image crop found the known person again (a duplicate) and a newcomer.
-    ids = tracker.update(
-        [
-            person(101, 100, score=0.95),
-            person(100, 101, score=0.8),
-            person(400, 200, body=_OTHER_BODY),
-        ]
-    )
-    assert first in ids
-    assert ids.count(first) == 1  # the duplicate view of the same person is not a second person
-    newcomer = ids[2]
-    assert newcomer not in ("", first)
-    assert sorted(tracker.active_ids) == sorted([first, newcomer])
-    assert len(tracker.boxes_for_frame(640, 480)) == 2  # frame 4: both followed, no full image
-
-
-def test_discovery_can_be_switched_off() -> None:
-    tracker = PersonTracker(TrackerParams(discovery_interval=0))
-    tracker.boxes_for_frame(640, 480)
-    tracker.update([person(100, 100)])
-    for _ in range(40):
-        assert len(tracker.boxes_for_frame(640, 480)) == 1

@@ -12,7 +12,7 @@ person that cannot be lifted comes back with ``ok=False`` and zeros.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -232,3 +232,106 @@ def lift_pose(
         scale_mm=scale_mm,
         ok=True,
     )
+
+
+def _row_medians(values: FloatArray) -> FloatArray:
+    """Median of the finite values of every row of an (N, M) array (NaN for a row with none)."""
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    count = np.isfinite(ordered).sum(axis=1)
+    rows = np.arange(len(ordered))
+    upper = ordered[rows, np.minimum(count // 2, ordered.shape[1] - 1)]
+    lower = ordered[rows, np.maximum((count - 1) // 2, 0)]
+    medians: FloatArray = np.where(count > 0, 0.5 * (lower + upper), np.nan)
+    return medians
+
+
+def lift_poses(
+    uv: npt.ArrayLike,
+    z_rel: npt.ArrayLike,
+    confidence: npt.ArrayLike,
+    k: npt.ArrayLike,
+    root_depth_filters: Sequence[Callable[[float], float] | None] | None = None,
+    min_confidence: float = 0.0,
+    distortion: Distortion | None = None,
+) -> list[LiftResult]:
+    """:func:`lift_pose` for N people of one image at once: (N, 34, 2), (N, 34), (N, 34).
+
+    Every step runs on the whole batch, so an extra person costs array rows, not a Python pass
+    through the lift; only the root-depth filters (one per person, or None) are called one by
+    one. The results equal ``lift_pose`` person by person.
+    """
+    pixels = np.array(uv, dtype=np.float64)
+    n = pixels.shape[0] if pixels.ndim == 3 else -1
+    if pixels.shape != (n, NUM_KEYPOINTS, 2):
+        raise ValueError(f"uv must have shape (N, {NUM_KEYPOINTS}, 2), got {pixels.shape}")
+    depths_rel = _as_float(z_rel, (n, NUM_KEYPOINTS), "z_rel")
+    conf = _as_float(confidence, (n, NUM_KEYPOINTS), "confidence")
+    intrinsics = _as_float(k, (3, 3), "k")
+    filters = list(root_depth_filters) if root_depth_filters is not None else [None] * n
+    if len(filters) != n:
+        raise ValueError(f"{len(filters)} root depth filters for {n} people")
+    if n == 0:
+        return []
+    if not np.all(np.isfinite(intrinsics)):
+        return [_failed() for _ in range(n)]
+    depths_rel[:, _ROOT] = 0.0
+
+    rays = camera_rays(pixels.reshape(-1, 2), intrinsics, distortion).reshape(n, NUM_KEYPOINTS, 3)
+    finite = np.isfinite(rays).all(axis=2) & np.isfinite(depths_rel) & np.isfinite(conf)
+    rays = np.where(finite[..., None], rays, 0.0)
+    depths_rel = np.where(finite, depths_rel, 0.0)
+    conf = np.where(finite, conf, 0.0)
+    trusted = finite & (conf > max(min_confidence, 0.0))
+
+    # Per-limb root depths for every person (limb_root_depths on an extra leading axis).
+    i0, i1 = LIMB_JOINTS[:, 0], LIMB_JOINTS[:, 1]
+    d = rays[:, i1] * depths_rel[:, i1, None] - rays[:, i0] * depths_rel[:, i0, None]
+    e = rays[:, i1] - rays[:, i0]
+    a = np.einsum("nij,nij->ni", e, e)
+    b = 2.0 * np.einsum("nij,nij->ni", d, e)
+    c = np.einsum("nij,nij->ni", d, d) - LIMB_LENGTHS_NORMALIZED**2
+    discriminant = b * b - 4.0 * a * c
+    solvable = trusted[:, i0] & trusted[:, i1] & (a > _MIN_RAY_SEPARATION_SQ)
+    solvable &= discriminant >= 0.0
+    limb_depths = np.full(a.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        roots = (-b + np.sqrt(np.where(solvable, discriminant, 0.0))) / (2.0 * a)
+    limb_depths[solvable] = roots[solvable]
+    limb_depths[~(limb_depths > 0.0)] = np.nan
+    root_depth = _row_medians(limb_depths)
+    for i, smooth in enumerate(filters):
+        if smooth is not None and np.isfinite(root_depth[i]):
+            root_depth[i] = float(smooth(float(root_depth[i])))
+    ok = np.isfinite(root_depth) & (root_depth > 0.0)
+    root_depth = np.where(ok, root_depth, 0.0)
+
+    joint_depths = np.where(finite, depths_rel + root_depth[:, None], 0.0)
+    lifted = finite & (joint_depths > 0.0) & ok[:, None]
+    points = np.where(lifted[..., None], rays * joint_depths[..., None], 0.0)
+
+    limbs = points[:, i1] - points[:, i0]
+    lengths = np.sqrt(np.einsum("nij,nij->ni", limbs, limbs))
+    usable = trusted & lifted
+    weights = np.where(usable[:, i0] & usable[:, i1], conf[:, i0] * conf[:, i1], 0.0)
+    denominator = np.sum(weights * lengths**2, axis=1)
+    numerator = np.sum(weights * lengths * LIMB_LENGTHS_MM, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale_mm = np.where(denominator > 0.0, numerator / denominator, np.nan)
+    ok &= np.isfinite(scale_mm) & (scale_mm > 0.0)
+    xyz = points * (np.where(ok, scale_mm, 0.0) / 1000.0)[:, None, None]
+    confidences = np.where(lifted, conf, 0.0)
+    results: list[LiftResult] = []
+    for i in range(n):
+        if not ok[i]:
+            results.append(_failed())
+            continue
+        results.append(
+            LiftResult(
+                xyz=xyz[i],
+                confidence=confidences[i],
+                root_depth=float(root_depth[i]),
+                scale_mm=float(scale_mm[i]),
+                ok=True,
+            )
+        )
+    return results

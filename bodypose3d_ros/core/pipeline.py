@@ -1,24 +1,35 @@
-"""The one-way pipeline: image -> person boxes -> model (2.5D) -> smoothing -> 3D lift -> people.
+"""The one-way pipeline: image -> detector -> tracker -> crops -> model -> smoothing -> 3D lift.
 
-Both backends plug in as a :class:`PoseModel`, so BodyPose3DNet and BlazePose produce the same
-kind of metric camera-frame skeleton through the same lifting and smoothing code.
+Both backends plug in as a :class:`PoseModel` and every detector as a
+:class:`~bodypose3d_ros.core.detection.PersonDetector`, so BodyPose3DNet and BlazePose produce the
+same kind of metric camera-frame skeletons through the same tracking, lifting and smoothing code.
+Each frame makes one ``estimate`` call for everyone tracked (BodyPose3DNet batches them; the
+engine splits batches larger than its maximum) and one batched lift.
+
+Without a detector the model itself finds the person: it looks at the whole image until someone
+is seen, then at the crop that follows their keypoints (one person, close range). With one, the
+detector runs every ``detection_interval``-th frame; the frames between follow the tracked
+people's predicted crops, and any frame with nobody followed runs the detector again.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from bodypose3d_ros.core.bone_lengths import BoneLengthBank
 from bodypose3d_ros.core.depth_fusion import DepthFusionConfig, anchor_person
 from bodypose3d_ros.core.depth_image import DepthImage
+from bodypose3d_ros.core.detection import PersonDetector
 from bodypose3d_ros.core.image_decode import check_size
 from bodypose3d_ros.core.intrinsics import Intrinsics
-from bodypose3d_ros.core.lifting import lift_pose
+from bodypose3d_ros.core.lifting import lift_poses
+from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 from bodypose3d_ros.core.smoothing import (
     ROOT_DEPTH_PARAMS,
     UV_PARAMS,
@@ -26,7 +37,7 @@ from bodypose3d_ros.core.smoothing import (
     OneEuroParams,
     SmootherBank,
 )
-from bodypose3d_ros.core.tracking import PersonTracker, TrackerParams
+from bodypose3d_ros.core.tracking import PersonTracker, Target, TrackerParams
 from bodypose3d_ros.core.types import Box, FloatArray, Person3D, Pose25D
 
 
@@ -55,7 +66,7 @@ class PoseModel(Protocol):
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Everything that shapes the pipeline besides the model itself."""
+    """Everything that shapes the pipeline besides the model and the detector themselves."""
 
     smoothing: bool = True
     uv_filter: OneEuroParams = UV_PARAMS
@@ -65,31 +76,49 @@ class PipelineConfig:
     min_lift_confidence: float = 0.0
     depth_fusion: DepthFusionConfig = field(default_factory=DepthFusionConfig)
     bone_length_correction: bool = True
+    detection_interval: int = 1
 
 
 @dataclass
 class FrameResult:
     """What one image produced: the people seen, the ids that just left, and stage timings.
 
-    ``lift_failures`` counts people the model found but the lift could not place in 3D (absurd
-    keypoints or intrinsics): they are left out of ``people`` rather than published as zeros.
+    ``timings_ms`` has ``detector`` (0 when it did not run), ``model`` and ``lift`` (tracking,
+    smoothing and lifting); ``tracked`` is how many published people are being tracked (seen
+    now or coasting). ``lift_failures`` counts people the model found but the lift could not
+    place in 3D (absurd keypoints or intrinsics): they are left out of ``people`` rather than
+    published as zeros.
     """
 
     people: list[Person3D]
     lost_ids: list[str]
     timings_ms: dict[str, float]
+    tracked: int = 0
+    detector_ran: bool = False
     lift_failures: int = 0
 
 
 class PosePipeline:
     """Stateful per-stream pipeline: tracking and smoothing carry over from frame to frame."""
 
-    def __init__(self, model: PoseModel, config: PipelineConfig | None = None) -> None:
+    def __init__(
+        self,
+        model: PoseModel,
+        config: PipelineConfig | None = None,
+        detector: PersonDetector | None = None,
+    ) -> None:
         self.model = model
+        self.detector = detector
         self.config = config or PipelineConfig()
+        if self.config.detection_interval < 1:
+            raise ValueError(
+                f"detection_interval must be >= 1, got {self.config.detection_interval}"
+            )
         self._tracker = PersonTracker(self.config.tracker)
+        self._tracker.hits_when_following = detector is None
         self._smoothers = self._new_smoother_bank()
         self._bones = BoneLengthBank(enabled=self.config.bone_length_correction)
+        self._frames_since_detection = 0
 
     def _new_smoother_bank(self) -> SmootherBank:
         c = self.config
@@ -104,7 +133,7 @@ class PosePipeline:
         stamp: float,
         depth: DepthImage | None = None,
     ) -> FrameResult:
-        """Run one image through the pipeline; ``stamp`` (seconds) drives the smoothing filters.
+        """Run one image through the pipeline; ``stamp`` (seconds) drives tracking and smoothing.
 
         With a ``depth`` image registered to ``image_bgr``, each person is anchored at the measured
         distance (``depth_fusion``); without one, or where it has too little on a person, the
@@ -115,66 +144,99 @@ class PosePipeline:
         """
         height, width = image_bgr.shape[:2]
         check_size(width, height, max_pixels=width * height)  # sides only: callers cap the area
+        tracker = self._tracker
         t0 = time.perf_counter()
-        boxes = self._tracker.boxes_for_frame(width, height)
-        poses = self.model.estimate(image_bgr, boxes, intrinsics)
+        tracker.begin_frame(stamp)
+        detected = False
+        if self.detector is None:
+            targets = tracker.follow(width, height) if tracker.following else []
+            targets = targets or tracker.search(width, height)
+        elif tracker.following and self._frames_since_detection < self.config.detection_interval:
+            targets = tracker.follow(width, height)
+        else:
+            targets = []
+        if self.detector is not None and not targets:
+            targets = tracker.match(self.detector.detect(image_bgr, stamp))
+            detected = True
+            self._frames_since_detection = 0
+        self._frames_since_detection += 1
         t1 = time.perf_counter()
-        ids = self._tracker.update(poses)
-        people: list[Person3D] = []
-        lift_failures = 0
-        for pose, person_id in zip(poses, ids, strict=True):
-            if person_id:
-                person = self._lift(pose, person_id, intrinsics, stamp)
-                if person is None:
-                    lift_failures += 1
-                else:
-                    people.append(person)
-        lost = self._tracker.lost_ids
-        self._smoothers.retain(self._tracker.active_ids)
-        self._bones.retain(self._tracker.active_ids)
+        boxes = [target.box for target in targets]
+        poses = self.model.estimate(image_bgr, boxes, intrinsics) if boxes else []
         t2 = time.perf_counter()
-        timings = {"model": (t1 - t0) * 1e3, "lift": (t2 - t1) * 1e3}
+        published = tracker.observe(targets, pair_poses(targets, poses))
+        people = self._lift(published, intrinsics, stamp)
+        self._smoothers.retain(tracker.active_ids)
+        self._bones.retain(tracker.active_ids)
+        t3 = time.perf_counter()
+        lift_failures = len(published) - len(people)
+        timings = {
+            "detector": (t1 - t0) * 1e3 if detected else 0.0,
+            "model": (t2 - t1) * 1e3,
+            "lift": (t3 - t2) * 1e3,
+        }
         if depth is not None:
             people = [
                 anchor_person(p, depth, width, height, self.config.depth_fusion)[0] for p in people
             ]
-            timings["depth"] = (time.perf_counter() - t2) * 1e3
+            timings["depth"] = (time.perf_counter() - t3) * 1e3
         return FrameResult(
-            people=people, lost_ids=list(lost), timings_ms=timings, lift_failures=lift_failures
+            people=people,
+            lost_ids=tracker.lost_ids,
+            timings_ms=timings,
+            tracked=len(tracker.active_ids),
+            detector_ran=detected,
+            lift_failures=lift_failures,
         )
 
     def _lift(
-        self, pose: Pose25D, person_id: str, intrinsics: Intrinsics, stamp: float
-    ) -> Person3D | None:
-        """The person in metres, or None when the lift fails (never an all-zero skeleton)."""
-        uv, z_rel = pose.uv, pose.z_rel
-        smoother = self._smoothers.get(person_id)
-        root_filter = None
-        if smoother is not None:
-            uv, z_rel = smoother.smooth_keypoints(uv, z_rel, stamp)
-            root_filter = smoother.root_depth_filter(stamp)
-        lifted = lift_pose(
+        self, published: Sequence[tuple[str, Pose25D]], intrinsics: Intrinsics, stamp: float
+    ) -> list[Person3D]:
+        """Smooth each person's keypoints, then lift everyone in one batched call.
+
+        A person whose lift fails is left out (never published as an all-zero skeleton).
+        """
+        if not published:
+            return []
+        n = len(published)
+        uv = np.empty((n, NUM_KEYPOINTS, 2))
+        z_rel = np.empty((n, NUM_KEYPOINTS))
+        confidence = np.empty((n, NUM_KEYPOINTS))
+        root_filters: list[Callable[[float], float] | None] = []
+        for i, (person_id, pose) in enumerate(published):
+            smoother = self._smoothers.get(person_id)
+            if smoother is None:
+                uv[i], z_rel[i] = pose.uv, pose.z_rel
+                root_filters.append(None)
+            else:
+                uv[i], z_rel[i] = smoother.smooth_keypoints(pose.uv, pose.z_rel, stamp)
+                root_filters.append(smoother.root_depth_filter(stamp))
+            confidence[i] = pose.confidence
+        lifted = lift_poses(
             uv,
             z_rel,
-            pose.confidence,
+            confidence,
             intrinsics.k,
-            root_depth_filter=root_filter,
-            min_confidence=self.config.min_lift_confidence,
+            root_filters,
+            self.config.min_lift_confidence,
             distortion=intrinsics.distortion,
         )
-        if not lifted.ok:
-            return None
-        person = Person3D(
-            id=person_id,
-            score=pose.score,
-            box=pose.box,
-            uv=np.asarray(uv, dtype=np.float64),
-            xyz=lifted.xyz,
-            confidence=lifted.confidence,
-            root_depth=lifted.root_depth,
-        )
-        self._correct_bones(person)
-        return person
+        people = [
+            Person3D(
+                id=person_id,
+                score=pose.score,
+                box=pose.box,
+                uv=uv[i],
+                xyz=result.xyz,
+                confidence=result.confidence,
+                root_depth=result.root_depth,
+            )
+            for i, ((person_id, pose), result) in enumerate(zip(published, lifted, strict=True))
+            if result.ok
+        ]
+        for person in people:
+            self._correct_bones(person)
+        return people
 
     def _correct_bones(self, person: Person3D) -> None:
         """Give the person's bones their estimated lengths (joints stay on their rays)."""
@@ -188,12 +250,50 @@ class PosePipeline:
         tracker = self._bones.get(person_id)
         return None if tracker is None else tracker.lengths.copy()
 
+    @property
+    def tracked_ids(self) -> list[str]:
+        """Ids of the published people still tracked (seen now or coasting), oldest first."""
+        return self._tracker.active_ids
+
     def reset(self) -> None:
         """Forget every tracked person (e.g. after the camera stream changed)."""
         self._tracker.reset()
         self._smoothers = self._new_smoother_bank()
         self._bones.retain(())
+        self._frames_since_detection = 0
         self.model.reset()
 
     def close(self) -> None:
         self.model.close()
+        if self.detector is not None:
+            self.detector.close()
+
+
+def pair_poses(targets: Sequence[Target], poses: Sequence[Pose25D]) -> list[Pose25D | None]:
+    """The pose the model returned for each target, or None where it found nobody.
+
+    A model returns one pose per box in order (BodyPose3DNet), or may leave out crops where it
+    found nobody: then each pose goes to the crop holding most of its confident keypoints
+    (a global assignment), so a missing pose never shifts the others onto the wrong person.
+    """
+    if len(poses) == len(targets):
+        return list(poses)
+    paired: list[Pose25D | None] = [None] * len(targets)
+    if not poses or not targets:
+        return paired
+    inside = np.zeros((len(poses), len(targets)))
+    for i, pose in enumerate(poses):
+        uv = np.asarray(pose.uv, dtype=np.float64).reshape(-1, 2)
+        conf = np.asarray(pose.confidence, dtype=np.float64).reshape(-1)
+        weight = np.where(np.isfinite(conf), conf, 0.0)
+        total = max(float(weight.sum()), 1e-9)
+        for j, target in enumerate(targets):
+            b = target.box
+            x, y = uv[:, 0], uv[:, 1]
+            within = (x >= b.x) & (x <= b.x + b.width) & (y >= b.y) & (y <= b.y + b.height)
+            inside[i, j] = float(weight[within].sum()) / total
+    rows, cols = linear_sum_assignment(inside, maximize=True)
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        if inside[r, c] >= 0.5:
+            paired[c] = poses[r]
+    return paired

@@ -1,81 +1,139 @@
-"""Frame-to-frame person tracking: where to crop next, and ids that survive crossings.
+"""Multi-person tracking: ids that survive misses and crossings, and no one-frame ghosts.
 
-The model looks at crops, so each tracked person's next crop comes from their keypoints in the
-previous frame. Ids come from matching this frame's keypoint boxes to the last frame's with a
-global IoU assignment (not greedy), so two people passing each other keep their own ids.
-A track that is not matched is dropped at once; a person who comes back gets a new id (ids are
-never reused, so stale markers can never be mistaken for a new person's).
+The tracker sits between the person finder (a detector, or the pose model itself on the whole
+image when there is no detector) and the pose model, and decides where the model looks:
+
+* ``match`` assigns this frame's detections to the tracks with one global assignment
+  (``scipy.optimize.linear_sum_assignment``) on box overlap and keypoint similarity (an OKS on
+  the detector's COCO keypoints against the track's last pose), so two people passing each other
+  keep their own ids; every matched or new track gets one crop: its detection box;
+* ``follow`` gives the crops of the people seen in the previous frame without a detector run: the
+  box of their last confident keypoints, moved by their velocity (constant-velocity prediction)
+  and grown by a margin;
+* ``observe`` takes the model's poses for those crops. A track is a person only while its pose
+  has enough confident keypoints; a new track is published only once it was found ``min_hits``
+  times (a one-frame false detection never is), and its id (``body_<n>``, never reused) is given
+  then. A track that is not seen coasts on its prediction for ``max_age_s`` and is reported lost
+  exactly once, when it expires.
+
+Time comes from the frames' stamps. A stamp that repeats or goes back (a bag played in a loop,
+a restarted driver) advances the tracker's own clock by the typical frame period instead, so
+tracks still age and predictions never run backwards.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from bodypose3d_ros.core.types import Box, Pose25D
+from bodypose3d_ros.core.detection import COCO17_TO_SKELETON, Detection
+from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
 
-ID_PREFIX = "body_"
+ID_PREFIX: Final = "body_"
+# COCO's per-keypoint OKS constants (nose .. ankles): how far a keypoint may be off, relative
+# to the person's size, before it stops counting as the same place.
+COCO17_SIGMAS: Final[FloatArray] = (
+    np.array([26, 25, 25, 35, 35, 79, 79, 72, 72, 62, 62, 107, 107, 87, 87, 89, 89]) / 1000.0
+)
+_MIN_SHARED_KEYPOINTS: Final = 3  # fewer keypoints seen by both: compare boxes only
+_INITIAL_FRAME_PERIOD_S: Final = 1.0 / 30.0
+_VELOCITY_GAIN: Final = 0.3  # weight of the newest displacement in the velocity estimate
+# A body's centre speeds up by at most this many body widths per second, per second: what a
+# centre jumps by beyond it is a part of the body being hidden or uncovered, not motion.
+_MAX_ACCELERATION: Final = 20.0
+# Two views of one person have nearly the same keypoint box; below this IoU they are two people.
+_DUPLICATE_MIN_IOU: Final = 0.3
 
 
 @dataclass(frozen=True)
 class TrackerParams:
-    """Thresholds for accepting, matching and cropping people.
+    """Thresholds for accepting, matching, confirming and forgetting people.
 
     A pose is a person only with at least ``min_confident_keypoints`` keypoints of confidence
-    >= ``min_keypoint_confidence``. ``margin`` grows the next crop's box by that fraction of its
-    size on every side. At most ``max_people`` are tracked (highest scores first). A pose whose
-    keypoints lie within ``duplicate_distance`` x body size (median over the keypoints confident
-    in both) of a better-scored pose is the same person seen through two crops and is dropped;
-    otherwise two tracks whose crops converge would follow one person forever.
-    While people are tracked, every ``discovery_interval``-th frame also looks at the whole image
-    so that someone who walks in is found (0 = never; with no detector, crops that follow known
-    people would never see a newcomer).
+    >= ``min_keypoint_confidence``. A track is published after ``min_hits`` finds and forgotten
+    ``max_age_s`` after it was last seen. A detection continues a track when their similarity
+    (mean of box IoU and keypoint OKS, or the IoU alone without keypoints) is >= ``min_match``.
+    ``margin`` grows a followed crop by that fraction of the keypoint box on every side. At most
+    ``max_people`` crops are made per frame (published people first, then by score). A pose
+    whose keypoints lie within ``duplicate_distance`` x body size of a better one's is the same
+    person seen through two crops and is dropped.
     """
 
+    max_age_s: float = 1.0
+    min_hits: int = 3
+    max_people: int = 8
     min_keypoint_confidence: float = 0.3
     min_confident_keypoints: int = 6
+    min_match: float = 0.2
     margin: float = 0.15
-    max_people: int = 8
-    match_iou: float = 0.2
     duplicate_distance: float = 0.05
-    discovery_interval: int = 15
-
-
-def _corners(box: Box) -> tuple[float, float, float, float]:
-    return (box.x, box.y, box.x + box.width, box.y + box.height)
-
-
-def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> npt.NDArray[np.float64]:
-    """(len(a), len(b)) intersection over union of every pair of boxes."""
-    ca = np.array([_corners(x) for x in a], dtype=np.float64).reshape(-1, 4)
-    cb = np.array([_corners(x) for x in b], dtype=np.float64).reshape(-1, 4)
-    lo = np.maximum(ca[:, None, :2], cb[None, :, :2])
-    hi = np.minimum(ca[:, None, 2:], cb[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=2)
-    area_a = np.prod(ca[:, 2:] - ca[:, :2], axis=1)
-    area_b = np.prod(cb[:, 2:] - cb[:, :2], axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    result: npt.NDArray[np.float64] = iou
-    return result
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    """An accepted pose: its index, confident keypoints and their bounding box."""
+class Target:
+    """One crop for the model: which track it is for (None: a whole-image search) and where.
 
-    index: int
-    uv: npt.NDArray[np.float64]
-    confident: npt.NDArray[np.bool_]
+    ``found`` says the crop comes from a finder (a detection, or a search): a good pose in it
+    counts towards the track's confirmation.
+    """
+
+    track: int | None
     box: Box
+    found: bool
 
 
-def _confident_mask(pose: Pose25D, min_confidence: float) -> npt.NDArray[np.bool_]:
+@dataclass
+class _Track:
+    key: int
+    box: FloatArray  # x0, y0, x1, y1 where it was last seen: its detection box when detected
+    seen_at: float  # tracker clock of that sighting
+    velocity: FloatArray = field(default_factory=lambda: np.zeros(2))  # body centre, px / s
+    id: str = ""  # given on confirmation
+    hits: int = 0
+    score: float = 0.0
+    seen_frame: int = -1
+    uv: FloatArray | None = None  # (34, 2) last pose
+    confident: npt.NDArray[np.bool_] | None = None  # (34,)
+    keypoint_box: FloatArray | None = None  # box of the last pose's confident keypoints
+    centre: FloatArray | None = None  # median of the last pose's confident keypoints
+    pose_seen_at: float = 0.0  # tracker clock of the last pose
+
+
+def _corners(box: Box) -> FloatArray:
+    return np.array([box.x, box.y, box.x + box.width, box.y + box.height], dtype=np.float64)
+
+
+def _box(corners: FloatArray) -> Box:
+    x0, y0, x1, y1 = corners.tolist()
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> FloatArray:
+    """(len(a), len(b)) intersection over union of every pair of boxes."""
+    ca = np.array([_corners(x) for x in a], dtype=np.float64).reshape(-1, 4)
+    cb = np.array([_corners(x) for x in b], dtype=np.float64).reshape(-1, 4)
+    return _iou_corners(ca, cb)
+
+
+def _iou_corners(ca: FloatArray, cb: FloatArray) -> FloatArray:
+    lo = np.maximum(ca[:, None, :2], cb[None, :, :2])
+    hi = np.minimum(ca[:, None, 2:], cb[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=2)
+    area_a = np.prod(np.clip(ca[:, 2:] - ca[:, :2], 0.0, None), axis=1)
+    area_b = np.prod(np.clip(cb[:, 2:] - cb[:, :2], 0.0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    iou: FloatArray = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return iou
+
+
+def confident_mask(pose: Pose25D, min_confidence: float) -> npt.NDArray[np.bool_]:
+    """Keypoints with confidence >= ``min_confidence`` and finite pixels."""
     uv = np.asarray(pose.uv, dtype=np.float64).reshape(-1, 2)
     conf = np.asarray(pose.confidence, dtype=np.float64).reshape(-1)
     mask: npt.NDArray[np.bool_] = (conf >= min_confidence) & np.all(np.isfinite(uv), axis=1)
@@ -84,7 +142,7 @@ def _confident_mask(pose: Pose25D, min_confidence: float) -> npt.NDArray[np.bool
 
 def confident_keypoint_box(pose: Pose25D, min_confidence: float) -> tuple[Box, int]:
     """Bounding box of the keypoints with confidence >= min_confidence, and how many there were."""
-    keep = _confident_mask(pose, min_confidence)
+    keep = confident_mask(pose, min_confidence)
     count = int(np.count_nonzero(keep))
     if count == 0:
         return Box(0.0, 0.0, 0.0, 0.0), 0
@@ -93,120 +151,349 @@ def confident_keypoint_box(pose: Pose25D, min_confidence: float) -> tuple[Box, i
     return Box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])), count
 
 
-def _same_person(a: _Candidate, b: _Candidate, max_distance: float, min_shared: int) -> bool:
-    """Whether two poses put their shared confident keypoints in (nearly) the same places."""
-    shared = a.confident & b.confident
-    if np.count_nonzero(shared) < min_shared:
-        return False
-    size = max(a.box.width, a.box.height, b.box.width, b.box.height, 1.0)
-    gaps = np.linalg.norm(a.uv[shared] - b.uv[shared], axis=1)
-    return float(np.median(gaps)) <= max_distance * size
+def pose_to_detection(pose: Pose25D, min_confidence: float) -> Detection:
+    """A pose seen by a whole-image search, as the detection a detector would have given."""
+    box, _ = confident_keypoint_box(pose, min_confidence)
+    uv = np.asarray(pose.uv, dtype=np.float64)[COCO17_TO_SKELETON]
+    conf = np.asarray(pose.confidence, dtype=np.float64)[COCO17_TO_SKELETON]
+    return Detection(box=box, score=float(pose.score), keypoints=np.column_stack([uv, conf]))
+
+
+def keypoint_similarity(
+    detected: FloatArray, track_uv: FloatArray, track_confident: npt.NDArray[np.bool_],
+    area: float, min_confidence: float,
+) -> float:  # fmt: skip
+    """OKS of a detection's COCO keypoints (17, 3) against a track's pose; NaN if too few shared.
+
+    Only keypoints confident in both count; ``area`` (px^2) sets the scale.
+    """
+    uv = track_uv[COCO17_TO_SKELETON]
+    shared = track_confident[COCO17_TO_SKELETON] & (detected[:, 2] >= min_confidence)
+    shared &= np.all(np.isfinite(detected[:, :2]), axis=1)
+    if int(np.count_nonzero(shared)) < _MIN_SHARED_KEYPOINTS or area <= 0.0:
+        return float("nan")
+    d2 = np.sum((detected[shared, :2] - uv[shared]) ** 2, axis=1)
+    k2 = (2.0 * COCO17_SIGMAS[shared]) ** 2
+    return float(np.mean(np.exp(-d2 / (2.0 * area * k2))))
 
 
 class PersonTracker:
-    """Keeps each visible person's id and last keypoint box from one frame to the next."""
+    """Keeps people's ids through time; see the module docstring for the frame protocol.
+
+    Per frame: :meth:`begin_frame`, then one of :meth:`match` (detections), :meth:`follow` or
+    :meth:`search`, the model on the targets' boxes, then :meth:`observe` with its poses.
+    """
 
     def __init__(self, params: TrackerParams = TrackerParams()) -> None:
         self.params = params
-        self._tracks: dict[str, Box] = {}  # id -> last keypoint box, in creation order
+        self._tracks: dict[int, _Track] = {}
+        self._next_key = 0
         self._next_number = 1
+        self._clock = 0.0
+        self._last_stamp: float | None = None
+        self._period = _INITIAL_FRAME_PERIOD_S
+        self._frame = 0
         self._lost: list[str] = []
-        self._pending_lost: list[str] = []  # forgotten by reset(), reported by the next update
-        self._frames = 0
+        self._lost_pending: list[str] = []  # forgotten by reset(), reported at the next frame
+        self.hits_when_following = False  # with no detector, following is the only finding
 
+    # ------------------------------------------------------------------------------ state
     @property
     def lost_ids(self) -> list[str]:
-        """Ids that disappeared in the last update (each reported exactly once)."""
+        """Published ids that expired at the last :meth:`begin_frame` (each reported once)."""
         return list(self._lost)
 
     @property
     def active_ids(self) -> list[str]:
-        """Ids of the people currently tracked, oldest first."""
-        return list(self._tracks)
+        """Ids of the published (confirmed) people not yet expired, oldest first."""
+        ids = [t.id for t in self._tracks.values() if t.id]
+        return sorted(ids, key=_id_number)
+
+    @property
+    def following(self) -> bool:
+        """Whether someone was seen in the previous frame (so :meth:`follow` has crops)."""
+        return any(self._followed(t) for t in self._tracks.values())
 
     def reset(self) -> None:
-        """Forget everyone; their ids are reported in the next update's ``lost_ids``.
-
-        The id counter is kept, so ids stay unique for the tracker's lifetime.
-        """
-        self._pending_lost.extend(self._tracks)
+        """Forget everyone; their ids are reported lost at the next frame, never reused."""
+        self._lost_pending += [t.id for t in self._tracks.values() if t.id]
         self._tracks.clear()
-        self._lost = []
+        self._last_stamp = None
 
-    def boxes_for_frame(self, width: int, height: int) -> list[Box]:
-        """Where to look in the next frame: one box per tracked person, else the whole image.
+    # ------------------------------------------------------------------------------ time
+    def begin_frame(self, stamp: float) -> None:
+        """Advance the clock to a new frame and expire the tracks not seen for ``max_age_s``."""
+        if not math.isfinite(stamp):
+            raise ValueError(f"frame stamp must be finite, got {stamp}")
+        if self._last_stamp is not None:
+            dt = stamp - self._last_stamp
+            if dt > 0.0:
+                self._clock += dt
+                if dt < self.params.max_age_s:
+                    self._period += 0.2 * (dt - self._period)
+            else:  # repeated or older stamp: a new frame all the same
+                self._clock += self._period
+        self._last_stamp = stamp
+        self._frame += 1
+        lost, self._lost_pending = self._lost_pending, []
+        for key, track in list(self._tracks.items()):
+            if self._clock - track.seen_at > self.params.max_age_s:
+                if track.id:
+                    lost.append(track.id)
+                del self._tracks[key]
+        self._lost = lost
 
-        Each box is the person's last keypoint box grown by ``margin`` of its width/height on
-        every side, clipped to the image; boxes that end up outside the image are skipped.
-        Every ``discovery_interval``-th frame the whole image is added to look for newcomers.
-        """
-        self._frames += 1
+    def _followed(self, track: _Track) -> bool:
+        return track.seen_frame == self._frame - 1 and track.keypoint_box is not None
+
+    def _shift(self, track: _Track, since: float) -> FloatArray:
+        """How far the track has moved since the clock read ``since`` (constant velocity)."""
+        shift: FloatArray = track.velocity * min(self._clock - since, self.params.max_age_s)
+        return shift
+
+    # ------------------------------------------------------------------------------ where to look
+    def search(self, width: int, height: int) -> list[Target]:
+        """One whole-image crop (no detector): what the model finds there is matched later."""
+        return [Target(None, Box.full_image(width, height), True)]
+
+    def follow(self, width: int, height: int) -> list[Target]:
+        """Crops for the people seen in the previous frame, at their predicted place."""
         m = self.params.margin
-        boxes: list[Box] = []
-        for kp_box in self._tracks.values():
-            x0 = max(0.0, kp_box.x - m * kp_box.width)
-            y0 = max(0.0, kp_box.y - m * kp_box.height)
-            x1 = min(float(width), kp_box.x + (1.0 + m) * kp_box.width)
-            y1 = min(float(height), kp_box.y + (1.0 + m) * kp_box.height)
+        targets: list[tuple[tuple[bool, float], Target]] = []
+        for track in self._tracks.values():
+            if not self._followed(track) or track.keypoint_box is None:
+                continue
+            shift = self._shift(track, track.pose_seen_at)
+            x0, y0, x1, y1 = (track.keypoint_box + np.concatenate([shift, shift])).tolist()
+            w, h = x1 - x0, y1 - y0
+            x0, y0 = max(0.0, x0 - m * w), max(0.0, y0 - m * h)
+            x1, y1 = min(float(width), x1 + m * w), min(float(height), y1 + m * h)
             if x1 >= x0 and y1 >= y0 and max(x1 - x0, y1 - y0) >= 1.0:
-                boxes.append(Box(x0, y0, x1 - x0, y1 - y0))
-        interval = self.params.discovery_interval
-        discover = interval > 0 and self._frames % interval == 0
-        if not boxes or (discover and len(boxes) < self.params.max_people):
-            boxes.append(Box.full_image(width, height))
-        return boxes
+                box = Box(x0, y0, x1 - x0, y1 - y0)
+                targets.append(((not track.id, -track.score), Target(track.key, box, False)))
+        return self._capped(targets)
 
-    def _accept(self, poses: Sequence[Pose25D]) -> dict[int, Box]:
-        """Pose index -> keypoint box for the poses that are distinct people, best score first."""
+    def match(self, detections: Sequence[Detection]) -> list[Target]:
+        """Assign detections to tracks (new tracks for the rest); one crop per detection."""
+        keys = self._associate(detections)
+        targets = [
+            ((not self._tracks[key].id, -float(det.score)), Target(key, det.box, True))
+            for key, det in zip(keys, detections, strict=True)
+        ]
+        return self._capped(targets)
+
+    def _capped(self, ranked: list[tuple[tuple[bool, float], Target]]) -> list[Target]:
+        ranked.sort(key=lambda item: item[0])
+        return [target for _, target in ranked[: self.params.max_people]]
+
+    def _associate(self, detections: Sequence[Detection]) -> list[int]:
+        """The track key of every detection: a matched track, else a new tentative one."""
+        tracks = list(self._tracks.values())
+        keys: list[int | None] = [None] * len(detections)
+        if tracks and detections:
+            similarity = self._similarity(tracks, detections)
+            rows, cols = linear_sum_assignment(similarity, maximize=True)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                if similarity[r, c] >= self.params.min_match:
+                    keys[c] = tracks[r].key
+        result: list[int] = []
+        for key, det in zip(keys, detections, strict=True):
+            if key is None:
+                key = self._next_key
+                self._next_key += 1
+                self._tracks[key] = _Track(key=key, box=_corners(det.box), seen_at=self._clock)
+            result.append(key)
+        return result
+
+    def _similarity(self, tracks: list[_Track], detections: Sequence[Detection]) -> FloatArray:
+        """(tracks, detections): mean of IoU and OKS where both have keypoints, else the IoU.
+
+        The IoU is the better of the track's last box and its last pose's keypoint box, each
+        moved to now: a detection box that took in two people during a crossing then does not
+        outweigh where the person's own keypoints put them.
+        """
+        boxes = np.array([_corners(d.box) for d in detections])
+        shifts = np.array([self._shift(t, t.seen_at) for t in tracks])
+        predicted = np.array([t.box for t in tracks]) + np.concatenate([shifts, shifts], axis=1)
+        iou = _iou_corners(predicted, boxes)
+        pose_shifts = np.array([self._shift(t, t.pose_seen_at) for t in tracks])
+        with_box = [r for r, t in enumerate(tracks) if t.keypoint_box is not None]
+        if with_box:
+            kp = np.array([tracks[r].keypoint_box for r in with_box])
+            kp += np.concatenate([pose_shifts[with_box], pose_shifts[with_box]], axis=1)
+            iou[with_box] = np.maximum(iou[with_box], _iou_corners(kp, boxes))
+        with_pose = [r for r, t in enumerate(tracks) if t.uv is not None]
+        with_points = [c for c, d in enumerate(detections) if d.keypoints is not None]
+        if not with_pose or not with_points:
+            return iou
+        # OKS of every (track, detection) pair at once: (T, 17) against (D, 17).
+        rows = np.array(with_pose)
+        uv = np.array([tracks[r].uv for r in with_pose])[:, COCO17_TO_SKELETON]
+        uv += pose_shifts[rows, None, :]
+        seen = np.array([tracks[r].confident for r in with_pose])[:, COCO17_TO_SKELETON]
+        points = np.array([detections[c].keypoints for c in with_points], dtype=np.float64)
+        sure = (points[:, :, 2] >= self.params.min_keypoint_confidence) & np.all(
+            np.isfinite(points[:, :, :2]), axis=2
+        )
+        shared = seen[:, None, :] & sure[None, :, :]  # (T, D, 17)
+        d2 = np.sum((uv[:, None] - points[None, :, :, :2]) ** 2, axis=3)
+        d2 = np.where(shared, d2, 0.0)
+        area = np.prod(np.clip(predicted[rows, 2:] - predicted[rows, :2], 1.0, None), axis=1)
+        k2 = (2.0 * COCO17_SIGMAS) ** 2
+        terms = np.where(shared, np.exp(-d2 / (2.0 * area[:, None, None] * k2)), 0.0)
+        count = shared.sum(axis=2)
+        oks = terms.sum(axis=2) / np.maximum(count, 1)
+        similarity: FloatArray = iou.copy()
+        block = similarity[np.ix_(rows, np.array(with_points))]
+        similarity[np.ix_(rows, np.array(with_points))] = np.where(
+            count >= _MIN_SHARED_KEYPOINTS, 0.5 * (block + oks), block
+        )
+        return similarity
+
+    # ------------------------------------------------------------------------------ results
+    def observe(
+        self, targets: Sequence[Target], poses: Sequence[Pose25D | None]
+    ) -> list[tuple[str, Pose25D]]:
+        """Take the model's pose for each target (None: nobody there); return who is published.
+
+        Returns (id, pose) for every confirmed person seen in this frame, oldest id first.
+        """
         p = self.params
-        candidates: list[tuple[float, _Candidate]] = []
-        for i, pose in enumerate(poses):
-            mask = _confident_mask(pose, p.min_keypoint_confidence)
-            if int(np.count_nonzero(mask)) >= p.min_confident_keypoints:
-                uv = np.asarray(pose.uv, dtype=np.float64).reshape(-1, 2)
-                lo, hi = uv[mask].min(axis=0), uv[mask].max(axis=0)
-                box = Box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
-                candidates.append((float(pose.score), _Candidate(i, uv, mask, box)))
-        candidates.sort(key=lambda c: (-c[0], c[1].index))
-        kept: list[_Candidate] = []
-        for _, cand in candidates:
-            if len(kept) >= p.max_people:
-                break
-            if not any(
-                _same_person(cand, other, p.duplicate_distance, p.min_confident_keypoints)
-                for other in kept
-            ):
-                kept.append(cand)
-        return {c.index: c.box for c in kept}
+        seen: list[_Seen] = []
+        searched: list[tuple[Pose25D, npt.NDArray[np.bool_]]] = []
+        for target, pose in zip(targets, poses, strict=True):
+            mask = None if pose is None else confident_mask(pose, p.min_keypoint_confidence)
+            person = mask is not None and int(np.count_nonzero(mask)) >= p.min_confident_keypoints
+            if target.track is None:
+                if pose is not None and mask is not None and person:
+                    searched.append((pose, mask))
+                continue
+            track = self._tracks.get(target.track)
+            if track is None:
+                continue
+            detected = _corners(target.box) if target.found else None
+            if pose is not None and mask is not None and person:
+                seen.append(_Seen(track, pose, mask, target.found, detected, _corners(target.box)))
+            elif detected is not None:  # the detector saw someone the model could not make out
+                self._sighted(track, detected, None, None, track.score)
+        if searched:
+            detections = [
+                pose_to_detection(pose, p.min_keypoint_confidence) for pose, _ in searched
+            ]
+            for key, (pose, mask) in zip(self._associate(detections), searched, strict=True):
+                seen.append(_Seen(self._tracks[key], pose, mask, True, None, None))
+        published: list[tuple[str, Pose25D]] = []
+        confirmed: list[_Track] = []
+        poses_of: dict[int, Pose25D] = {}
+        for item in self._distinct(seen):
+            track, pose = item.track, item.pose
+            poses_of[track.key] = pose
+            box = item.detected if item.detected is not None else item.keypoint_box
+            self._sighted(track, box, item.uv, item.mask, float(pose.score), item.keypoint_box)
+            if not track.id and track.hits >= p.min_hits:
+                confirmed.append(track)
+            elif track.id:
+                published.append((track.id, pose))
+        for track in sorted(confirmed, key=lambda t: t.key):  # ids in order of first sighting
+            track.id = f"{ID_PREFIX}{self._next_number}"
+            self._next_number += 1
+            published.append((track.id, poses_of[track.key]))
+        published.sort(key=lambda item: _id_number(item[0]))
+        return published
 
-    def update(self, poses: Sequence[Pose25D]) -> list[str]:
-        """One id per pose ("" for poses that are not a person); unmatched tracks are dropped."""
-        accepted = self._accept(poses)
-        ids = [""] * len(poses)
-        order = sorted(accepted)  # pose indices, so new ids follow the input order
-        track_ids = list(self._tracks)
-        matched_tracks: set[str] = set()
-        if order and track_ids:
-            iou = iou_matrix([self._tracks[t] for t in track_ids], [accepted[i] for i in order])
-            if iou.shape == (1, 1):  # one person followed: nothing to assign (the common case)
-                rows, cols = np.zeros(1, np.intp), np.zeros(1, np.intp)
-            else:
-                rows, cols = linear_sum_assignment(iou, maximize=True)
-            for r, c in zip(rows, cols, strict=True):
-                if iou[r, c] >= self.params.match_iou:
-                    ids[order[c]] = track_ids[r]
-                    matched_tracks.add(track_ids[r])
-        self._lost = self._pending_lost + [t for t in track_ids if t not in matched_tracks]
-        self._pending_lost = []
-        tracks: dict[str, Box] = {}
-        for i in order:
-            if not ids[i]:
-                ids[i] = f"{ID_PREFIX}{self._next_number}"
-                self._next_number += 1
-            tracks[ids[i]] = accepted[i]
-        # Oldest tracks first, so boxes_for_frame and active_ids keep a stable order.
-        self._tracks = {t: tracks[t] for t in sorted(tracks, key=_id_number)}
-        return ids
+    def _distinct(self, seen: list[_Seen]) -> list[_Seen]:
+        """One pose per person and per track.
+
+        When two crops return the same person (one person in front of another: both crops show
+        the one in front), the pose goes to the published track whose crop it fits best, so
+        the person behind does not take the front person's id. Only people whose keypoint boxes
+        largely overlap can be one person seen twice: the keypoint comparison runs for those
+        pairs alone.
+        """
+        seen = sorted(
+            seen, key=lambda s: (not s.track.id, -s.fit, -s.track.hits, -float(s.pose.score))
+        )
+        boxes = np.array([s.keypoint_box for s in seen]).reshape(-1, 4)
+        overlap = _iou_corners(boxes, boxes) > _DUPLICATE_MIN_IOU
+        kept: list[int] = []
+        used: set[int] = set()
+        for i, item in enumerate(seen):
+            if item.track.key in used or any(
+                overlap[i, j] and _same_person(item, seen[j], self.params) for j in kept
+            ):
+                continue
+            used.add(item.track.key)
+            if item.found or self.hits_when_following:
+                item.track.hits += 1
+            kept.append(i)
+        return [seen[i] for i in kept]
+
+    def _sighted(
+        self, track: _Track, box: FloatArray, uv: FloatArray | None,
+        mask: npt.NDArray[np.bool_] | None, score: float, keypoint_box: FloatArray | None = None,
+    ) -> None:  # fmt: skip
+        """Record where a track was seen now.
+
+        The velocity follows the body centre (the median of the confident keypoints) from pose
+        to pose: detection boxes grow and shrink as people overlap, a body's keypoints do not.
+        """
+        track.box = box
+        track.seen_at = self._clock
+        track.seen_frame = self._frame
+        track.score = score
+        if uv is None or mask is None or keypoint_box is None:
+            return  # seen by the detector only: the pose state stays (and is predicted on)
+        centre = np.median(uv[mask], axis=0)
+        dt = self._clock - track.pose_seen_at
+        if track.centre is not None and dt > 0.0:
+            step = (centre - track.centre) / dt
+            if track.hits > 1:  # a sudden change of pace is more often occlusion than a sprint
+                width = float(keypoint_box[2] - keypoint_box[0]) + 1.0
+                limit = _MAX_ACCELERATION * width * dt
+                step = track.velocity + np.clip(step - track.velocity, -limit, limit)
+            track.velocity = track.velocity + _VELOCITY_GAIN * (step - track.velocity)
+        track.uv, track.confident, track.keypoint_box = uv, mask, keypoint_box
+        track.centre, track.pose_seen_at = centre, self._clock
+
+
+@dataclass
+class _Seen:
+    """A track's person-like pose in this frame, with where the detector put it (if it did)."""
+
+    track: _Track
+    pose: Pose25D
+    mask: npt.NDArray[np.bool_]
+    found: bool
+    detected: FloatArray | None
+    crop: FloatArray | None  # the box the model was asked to look at (None: a search)
+    uv: FloatArray = field(init=False)
+    keypoint_box: FloatArray = field(init=False)
+    fit: float = field(init=False)  # IoU of the pose's keypoint box with ``crop``
+
+    def __post_init__(self) -> None:
+        self.uv = np.asarray(self.pose.uv, dtype=np.float64).reshape(-1, 2)
+        pts = self.uv[self.mask]
+        self.keypoint_box = np.concatenate([pts.min(axis=0), pts.max(axis=0)])
+        self.fit = (
+            float(_iou_corners(self.keypoint_box[None], self.crop[None])[0, 0])
+            if self.crop is not None
+            else 0.0
+        )
+
+
+def _same_person(a: _Seen, b: _Seen, params: TrackerParams) -> bool:
+    """Whether two poses put their shared confident keypoints in (nearly) the same places."""
+    shared = a.mask & b.mask
+    if int(np.count_nonzero(shared)) < params.min_confident_keypoints:
+        return False
+    lo = np.minimum(a.keypoint_box[:2], b.keypoint_box[:2])
+    hi = np.maximum(a.keypoint_box[2:], b.keypoint_box[2:])
+    size = max(float(np.max(hi - lo)), 1.0)
+    diff = a.uv[shared] - b.uv[shared]
+    squared = np.sort(np.einsum("ij,ij->i", diff, diff))  # sorted squared gaps: same order
+    n = len(squared)
+    middle = np.sqrt(squared[(n - 1) // 2 : n // 2 + 1])
+    return float(middle.mean()) <= params.duplicate_distance * size
 
 
 def _id_number(track_id: str) -> int:

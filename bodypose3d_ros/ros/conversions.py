@@ -163,7 +163,13 @@ _MSG_TO_SOURCE: dict[int, RootDepthSource] = {
 
 def person_to_pose(header: Header, person: Person3D, image_width: int, image_height: int) -> Pose3D:
     """One Person3D as a Pose3D stamped with (a copy of) ``header``."""
-    pose = Pose3D()
+    return fill_pose(Pose3D(), header, person, image_width, image_height)
+
+
+def fill_pose(
+    pose: Pose3D, header: Header, person: Person3D, image_width: int, image_height: int
+) -> Pose3D:
+    """Write one Person3D into an existing Pose3D (every field), and return it."""
     pose.header = copy_header(header)
     pose.id = str(person.id)
     score = float(person.score)

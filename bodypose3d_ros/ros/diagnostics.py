@@ -69,6 +69,12 @@ class DiagnosticsSnapshot:
     """Distinct CameraInfo distortions ignored so far (each one is logged once)."""
     people_not_lifted: int = 0
     """People found whose 3D lift failed (left out of ``poses``, never published as zeros)."""
+    people_tracked: int = 0
+    """Published people tracked after the latest frame (seen in it, or coasting)."""
+    detector_ms_p50: float = float("nan")
+    """Median time of the person detector's recent runs."""
+    detector: str = ""
+    """The person detector in use ("none" without one)."""
     depth: DepthCounters | None = None
     """Depth fusion's counters, when ``use_depth`` is on."""
     recent_inputs: int = 0
@@ -127,7 +133,7 @@ def assess(snapshot: DiagnosticsSnapshot) -> tuple[int, str]:
         return OK, f"{s.lifecycle_state}, model {s.model_status}"
     return OK, (
         f"running: {s.input_rate_hz:.1f} Hz in, {s.output_rate_hz:.1f} Hz out, "
-        f"p95 {_decimal(s.processing_ms_p95)} ms"
+        f"p95 {_decimal(s.processing_ms_p95)} ms, {s.people_tracked} people tracked"
     )
 
 
@@ -148,6 +154,9 @@ def snapshot_values(snapshot: DiagnosticsSnapshot) -> list[KeyValue]:
         ("intrinsics source", s.intrinsics_source),
         ("distortion", s.distortion),
         ("distortion warnings", str(s.distortion_warnings)),
+        ("detector", s.detector),
+        ("people tracked", str(s.people_tracked)),
+        ("detector time p50 [ms]", _decimal(s.detector_ms_p50)),
         ("input rate [Hz]", _decimal(s.input_rate_hz)),
         ("output rate [Hz]", _decimal(s.output_rate_hz)),
         ("processing time p50 [ms]", _decimal(s.processing_ms_p50)),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bodypose3d_ros.core.crop import K_INV_MODES, NORMALIZATIONS
+from bodypose3d_ros.core.detectors.factory import DEFAULT_MIN_SCORE, DETECTORS
 from bodypose3d_ros.core.engines.tensorrt_engine import default_cache_dir
 from bodypose3d_ros.core.models.factory import BACKENDS
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
@@ -56,8 +57,14 @@ class NodeParameters:
     bone_length_correction: bool = True
     person_min_keypoint_confidence: float = 0.3
     person_min_keypoints: int = 6
+    detector: str = DETECTORS[0]
+    detector_model_path: str = ""
+    detector_input_size: int = 0
+    detector_min_score: float = DEFAULT_MIN_SCORE
+    detection_interval: int = 1
+    track_max_age_s: float = 1.0
+    track_min_hits: int = 3
     max_people: int = 8
-    person_discovery_interval: int = 15
     marker_min_confidence: float = 0.3
     marker_lifetime_s: float = 0.5
     publish_markers: bool = True
@@ -97,7 +104,8 @@ class NodeParameters:
             min_keypoint_confidence=self.person_min_keypoint_confidence,
             min_confident_keypoints=self.person_min_keypoints,
             max_people=self.max_people,
-            discovery_interval=self.person_discovery_interval,
+            max_age_s=self.track_max_age_s,
+            min_hits=self.track_min_hits,
         )
 
 
@@ -125,9 +133,16 @@ DESCRIPTIONS: dict[str, str] = {
     "estimated lengths (joints stay on their camera rays)",
     "person_min_keypoint_confidence": "keypoints below this confidence do not count as seen",
     "person_min_keypoints": "a person needs at least this many seen keypoints to be tracked",
+    "detector": f"person detector: {' | '.join(DETECTORS)} (none: the pose model finds one "
+    "person itself, for close range)",
+    "detector_model_path": "detector model file (empty: the embedded one)",
+    "detector_input_size": "detector input long side [px] (0: the detector's default)",
+    "detector_min_score": "detections below this score are not people",
+    "detection_interval": "run the detector every N-th frame; frames between follow the tracked "
+    "people's crops (a frame with nobody followed always detects)",
+    "track_max_age_s": "a person not seen for this long [s] is lost (their markers deleted)",
+    "track_min_hits": "a new person is published after being found this many times",
     "max_people": "most people tracked (and cropped) per frame",
-    "person_discovery_interval": "every N-th frame also search the whole image for newcomers "
-    "(bodypose3dnet; 0 = only when nobody is tracked)",
     "marker_min_confidence": "joints and bones below this confidence are not drawn in RViz",
     "marker_lifetime_s": "seconds RViz keeps a skeleton that is not refreshed (0 = forever)",
     "publish_markers": "publish visualization_msgs/MarkerArray skeletons on 'markers'",
@@ -149,6 +164,7 @@ DESCRIPTIONS: dict[str, str] = {
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "backend": BACKENDS,
+    "detector": DETECTORS,
     "engine": ENGINES,
     "precision": PRECISIONS,
     "input_normalization": NORMALIZATIONS,
@@ -211,21 +227,22 @@ def _checked(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if values[name] not in choices:
             problems.append(f"{name}={values[name]!r} is not one of {', '.join(choices)}")
     positive = ("max_batch_size", "max_image_pixels", "default_focal_ratio", "diagnostics_period_s",
-                "person_min_keypoints", "max_people", "smoothing_d_cutoff",
+                "person_min_keypoints", "max_people", "smoothing_d_cutoff", "detection_interval",
+                "track_max_age_s", "track_min_hits",
                 "smoothing_uv_min_cutoff", "smoothing_z_rel_min_cutoff",
                 "smoothing_root_min_cutoff", "depth_max_time_offset_s")  # fmt: skip
     for name in positive:
         if not (math.isfinite(values[name]) and values[name] > 0):
             problems.append(f"{name}={values[name]!r} must be a finite number > 0")
     for name in ("smoothing_uv_beta", "smoothing_z_rel_beta", "smoothing_root_beta",
-                 "person_discovery_interval"):  # fmt: skip
+                 "detector_input_size"):  # fmt: skip
         if not (math.isfinite(values[name]) and values[name] >= 0):
             problems.append(f"{name}={values[name]!r} must be a finite number >= 0")
     if values["person_min_keypoints"] > NUM_KEYPOINTS:
         problems.append(
             f"person_min_keypoints={values['person_min_keypoints']!r} must be <= {NUM_KEYPOINTS}"
         )
-    for name in ("marker_min_confidence", "person_min_keypoint_confidence"):
+    for name in ("marker_min_confidence", "person_min_keypoint_confidence", "detector_min_score"):
         if not 0.0 <= values[name] <= 1.0:
             problems.append(f"{name}={values[name]!r} must be within 0..1")
     if not (math.isfinite(values["marker_lifetime_s"]) and values["marker_lifetime_s"] >= 0):

@@ -1,0 +1,258 @@
+"""Everyone in view, on real photos: the embedded detector, the tracker and BlazePose together.
+
+The photos are real (ultralytics' zidane.jpg and bus.jpg, fetched at setup). The sequences are
+built from real people cut out of bus.jpg and moved across a blurred background: walking,
+crossing, hiding for a few frames, and a person who shows up in one frame only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from bodypose3d_ros.core.detectors.factory import create_detector
+from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.models.factory import create_model
+from bodypose3d_ros.core.pipeline import PipelineConfig, PoseModel, PosePipeline
+from bodypose3d_ros.core.tracking import TrackerParams
+from bodypose3d_ros.core.types import Person3D
+
+CONFIDENT = 0.5
+Frame = npt.NDArray[np.uint8]
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[PoseModel]:
+    pose_model = create_model("blazepose", None)
+    yield pose_model
+    pose_model.close()
+
+
+def _pipeline(model: PoseModel, cache: Path, **tracker: float) -> PosePipeline:
+    detector = create_detector("movenet", cache_dir=str(cache))
+    config = PipelineConfig(smoothing=False, tracker=TrackerParams(**tracker))  # type: ignore[arg-type]
+    return PosePipeline(model, config, detector)
+
+
+def _people_on_photo(model: PoseModel, cache: Path, path: Path) -> tuple[list[Person3D], int]:
+    image = cv2.imread(str(path))
+    assert image is not None
+    height, width = image.shape[:2]
+    pipeline = _pipeline(model, cache, min_hits=1)  # one photo: the first sighting counts
+    try:
+        result = pipeline.process(image, default_intrinsics(width, height), 0.0)
+    finally:
+        assert pipeline.detector is not None
+        pipeline.detector.close()
+    return result.people, width
+
+
+def _confident_uv(person: Person3D) -> npt.NDArray[np.float64]:
+    return person.uv[person.confidence >= CONFIDENT]
+
+
+def _share_inside(uv: npt.NDArray[np.float64], box: tuple[float, float, float, float]) -> float:
+    x0, y0, x1, y1 = box
+    inside = (uv[:, 0] >= x0) & (uv[:, 0] <= x1) & (uv[:, 1] >= y0) & (uv[:, 1] <= y1)
+    return float(inside.mean()) if len(uv) else 0.0
+
+
+# zidane.jpg (1280x720): where each man is, and his head (x0, y0, x1, y1 in pixels). The
+# shouting man's arm reaches across the other man, so whole-person boxes overlap; heads do not.
+ZIDANE_PEOPLE = {
+    "shouting": ((100.0, 180.0, 1170.0, 720.0), (450.0, 180.0, 690.0, 450.0)),
+    "standing": ((730.0, 30.0, 1160.0, 720.0), (870.0, 30.0, 1090.0, 270.0)),
+}
+HEAD = [0, 15, 16, 17, 18, 19]  # pelvis excluded: nose, eyes, ears (skeleton indices below)
+
+
+def test_zidane_gives_two_people_each_inside_their_own_body(
+    model: PoseModel, model_cache_dir: Path, zidane_image_path: Path
+) -> None:
+    from bodypose3d_ros.core.skeleton import INDEX
+
+    head = [INDEX[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
+    people, _ = _people_on_photo(model, model_cache_dir, zidane_image_path)
+    assert len(people) == 2
+    assert len({p.id for p in people}) == 2
+    matched = set()
+    for person in people:
+        seen_head = person.uv[head][person.confidence[head] >= CONFIDENT]
+        assert len(seen_head) >= 2, f"{person.id}: the face is in view"
+        owner = [
+            name for name, (_, face) in ZIDANE_PEOPLE.items() if _share_inside(seen_head, face) == 1
+        ]
+        assert len(owner) == 1, f"{person.id}: its head keypoints lie in exactly one man's head"
+        body = ZIDANE_PEOPLE[owner[0]][0]
+        uv = _confident_uv(person)
+        assert len(uv) >= 8
+        assert _share_inside(uv, body) >= 0.9, f"{person.id} stays on {owner[0]}"
+        matched.add(owner[0])
+    assert matched == set(ZIDANE_PEOPLE), "one skeleton on each man"
+
+
+# bus.jpg (810x1080): the two people seen in full (x0, y0, x1, y1 in pixels).
+BUS_FULL_PEOPLE = {"left": (30.0, 370.0, 230.0, 920.0), "middle": (205.0, 380.0, 360.0, 880.0)}
+
+
+def test_bus_gives_at_least_the_two_full_people(
+    model: PoseModel, model_cache_dir: Path, bus_image_path: Path
+) -> None:
+    people, _ = _people_on_photo(model, model_cache_dir, bus_image_path)
+    assert len(people) >= 2
+    for name, box in BUS_FULL_PEOPLE.items():
+        on_them = [p for p in people if _share_inside(_confident_uv(p), box) >= 0.8]
+        assert len(on_them) == 1, f"exactly one skeleton on the {name} person"
+        assert len(_confident_uv(on_them[0])) >= 15, f"the {name} person is seen in full"
+
+
+# ------------------------------------------------------------------------------ sequences
+SIZE = (1280, 720)
+
+
+@dataclass(frozen=True)
+class Cutout:
+    """A real person cut out of a photo, ready to paste at a given top-left corner."""
+
+    pixels: Frame
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+@pytest.fixture(scope="module")
+def walkers(bus_image_path: Path) -> tuple[Cutout, Cutout, Frame]:
+    """The two full people of bus.jpg as cut-outs 560 px tall, and a blurred background."""
+    photo = cv2.imread(str(bus_image_path))
+    assert photo is not None
+    cutouts = []
+    for x0, y0, x1, y1 in BUS_FULL_PEOPLE.values():
+        cut = photo[int(y0) : int(y1), int(x0) : int(x1)]
+        scale = 560 / cut.shape[0]
+        cutouts.append(Cutout(cv2.resize(cut, None, fx=scale, fy=scale)))
+    background = cv2.GaussianBlur(cv2.resize(photo, SIZE), (0, 0), 30)
+    return cutouts[0], cutouts[1], background
+
+
+def _scene(background: Frame, placed: list[tuple[Cutout, float]]) -> Frame:
+    """Paste each cut-out at x (left edge), 80 px from the top; later ones are in front."""
+    frame = background.copy()
+    for cutout, x in placed:
+        x0 = round(x)
+        left, right = max(0, x0), min(SIZE[0], x0 + cutout.width)
+        if right > left:
+            frame[80 : 80 + cutout.pixels.shape[0], left:right] = cutout.pixels[
+                :, left - x0 : right - x0
+            ]
+    return frame
+
+
+def _owner(person: Person3D, places: dict[str, tuple[Cutout, float]]) -> str | None:
+    """Which pasted person a skeleton lies on (its confident keypoints' median x)."""
+    uv = _confident_uv(person)
+    if len(uv) == 0:
+        return None
+    x = float(np.median(uv[:, 0]))
+    for name, (cutout, left) in places.items():
+        if left <= x <= left + cutout.width:
+            return name
+    return None
+
+
+def test_two_real_people_crossing_keep_their_ids(
+    model: PoseModel, model_cache_dir: Path, walkers: tuple[Cutout, Cutout, Frame]
+) -> None:
+    a, b, background = walkers
+    pipeline = _pipeline(model, model_cache_dir)
+    k = default_intrinsics(*SIZE)
+    ids: dict[str, set[str]] = {"a": set(), "b": set()}
+    steps = 24
+    for t in range(steps):  # 10 Hz; a walks right, b walks left in front of a, they cross
+        xa = 150.0 + t * (700.0 / steps)
+        xb = 950.0 - t * (700.0 / steps)
+        places = {"a": (a, xa), "b": (b, xb)}
+        result = pipeline.process(_scene(background, [(a, xa), (b, xb)]), k, 100.0 + t / 10)
+        apart = abs(xa - xb) > max(a.width, b.width)
+        for person in result.people:
+            owner = _owner(person, places)
+            if apart and owner is not None:  # while they overlap, a skeleton is ambiguous
+                ids[owner].add(person.id)
+        if apart and t >= 3:
+            assert len(result.people) == 2, f"frame {t}: both walkers are published"
+    assert len(ids["a"]) == 1, ids
+    assert len(ids["b"]) == 1, ids
+    assert ids["a"] != ids["b"]
+
+
+def test_a_real_person_hidden_for_five_frames_keeps_the_id_and_a_one_frame_one_never_counts(
+    model: PoseModel, model_cache_dir: Path, walkers: tuple[Cutout, Cutout, Frame]
+) -> None:
+    a, b, background = walkers
+    pipeline = _pipeline(model, model_cache_dir, max_age_s=1.0, min_hits=3)
+    k = default_intrinsics(*SIZE)
+    ids: set[str] = set()
+    every_id: set[str] = set()
+    lost: list[str] = []
+    for t in range(20):  # 10 Hz: hidden in frames 8..12 (0.5 s); b shows up in frame 4 only
+        x = 200.0 + 15.0 * t
+        placed = [] if 8 <= t < 13 else [(a, x)]
+        if t == 4:
+            placed.append((b, 900.0))
+        result = pipeline.process(_scene(background, placed), k, 50.0 + t / 10)
+        lost += result.lost_ids
+        every_id |= {p.id for p in result.people}
+        if 8 <= t < 13:
+            assert result.people == [], "nobody is published while hidden"
+        elif t >= 3:
+            assert len(result.people) == 1
+            ids.add(result.people[0].id)
+    assert len(ids) == 1, "the same id before and after hiding"
+    assert every_id == ids, "the person seen in one frame only was never published"
+    assert lost == []
+
+
+# ------------------------------------------------------------------------------ the node
+def test_node_publishes_both_people_of_a_two_person_photo_with_their_markers(
+    zidane_image_path: Path,
+) -> None:
+    from node_harness import NodeHarness, make_camera_info, make_image_msg, wait_for
+    from visualization_msgs.msg import Marker
+
+    image = cv2.imread(str(zidane_image_path))
+    assert image is not None
+    height, width = image.shape[:2]
+    with NodeHarness(backend="blazepose", detector="movenet") as h:
+        h.start()
+        h.info_pub.publish(make_camera_info(width, height, 800.0, 800.0, width / 2, height / 2))
+        both = None
+        # A new person is published once found track_min_hits times: send frames until then.
+        for i in range(30):
+            n = len(h.poses)
+            h.image_pub.publish(make_image_msg(image, 700.0 + i / 10, frame_id="street_cam"))
+            out = h.wait_for_poses(n + 1)[-1]
+            if len(out.poses) == 2:
+                both = out
+                break
+        assert both is not None, "the two people were never published together"
+        assert both.header.frame_id == "street_cam"
+        ids = {pose.id for pose in both.poses}
+        assert len(ids) == 2, "distinct ids"
+        wanted = {f"body/{person_id}" for person_id in ids}
+
+        def markers_for_both() -> bool:
+            with h.lock:
+                arrays = list(h.markers)
+            return any(
+                wanted <= {m.ns for m in array.markers if m.action == Marker.ADD}
+                for array in arrays
+            )
+
+        assert wait_for(markers_for_both, 20.0), "one skeleton marker set per person"
+        assert h.node.snapshot().people_tracked == 2
