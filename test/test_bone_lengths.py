@@ -19,6 +19,7 @@ from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.lifting import lift_pose, project
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.skeleton import BONES, INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS
+from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
 
 K = np.array([[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], [0.0, 0.0, 1.0]])
@@ -403,7 +404,10 @@ def _pipeline(correction: bool) -> tuple[PosePipeline, _Replay, Pose25D]:
     uv, z_rel = model_view(true_skeleton(), 0.4)
     pose = Pose25D(uv, z_rel, np.ones(NUM_KEYPOINTS), Box(100, 20, 300, 440), 0.9)
     source = _Replay([pose])
-    config = PipelineConfig(smoothing=False, bone_length_correction=correction)
+    # Published from the first sighting (min_hits 1): each test starts with one frame.
+    config = PipelineConfig(
+        smoothing=False, bone_length_correction=correction, tracker=TrackerParams(min_hits=1)
+    )
     return PosePipeline(source, config), source, pose
 
 

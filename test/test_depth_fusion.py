@@ -24,6 +24,7 @@ from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.lifting import project
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.skeleton import INDEX
+from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box, Pose25D
 from bodypose3d_ros.testing.depth_scene import (
     as_pose25d,
@@ -38,6 +39,10 @@ K = Intrinsics(fx=610.0, fy=605.0, cx=318.0, cy=243.0, source="arguments")
 PELVIS = INDEX["pelvis"]
 ADULT, CHILD = 1.0, 0.6
 TOLERANCE_M = 0.05
+
+
+# One frame per test: a person counts from the first sighting.
+ONE_FRAME = PipelineConfig(smoothing=False, tracker=TrackerParams(min_hits=1))
 
 
 class ScriptedModel:
@@ -70,7 +75,7 @@ def _scene(size: float, distance: float, seed: int = 0) -> tuple[np.ndarray, np.
 def _run(truth: np.ndarray, depth: DepthImage | None) -> tuple[np.ndarray, str]:
     model = ScriptedModel()
     model.poses = [as_pose25d(truth, K)]
-    pipeline = PosePipeline(model, PipelineConfig(smoothing=False))
+    pipeline = PosePipeline(model, ONE_FRAME)
     result = pipeline.process(np.zeros((HEIGHT, WIDTH, 3), np.uint8), K, 0.0, depth)
     (person,) = result.people
     return person.xyz, person.root_depth_source
@@ -159,7 +164,7 @@ def test_too_little_valid_depth_falls_back_to_the_limb_lengths(damage: str) -> N
         depth = depth_from_array(np.full_like(depth_m, 0.2), "32FC1")
     model = ScriptedModel()
     model.poses = [pose]
-    pipeline = PosePipeline(model, PipelineConfig(smoothing=False))
+    pipeline = PosePipeline(model, ONE_FRAME)
     result = pipeline.process(np.zeros((HEIGHT, WIDTH, 3), np.uint8), K, 0.0, depth)
     (person,) = result.people
     assert person.root_depth_source == "limb_lengths"
@@ -179,7 +184,7 @@ def test_two_people_each_get_their_own_distance() -> None:
     )
     model = ScriptedModel()
     model.poses = [as_pose25d(adult, K), as_pose25d(child, K)]
-    pipeline = PosePipeline(model, PipelineConfig(smoothing=False))
+    pipeline = PosePipeline(model, ONE_FRAME)
     result = pipeline.process(
         np.zeros((HEIGHT, WIDTH, 3), np.uint8), K, 0.0, depth_from_array(depth, "32FC1")
     )

@@ -132,6 +132,7 @@ def rig(photo: np.ndarray) -> Iterator[Rig]:
     with NodeHarness(
         backend="blazepose", use_depth=True, smoothing=False,
         depth_max_time_offset_s=MAX_OFFSET_S,
+        detector="none", track_min_hits=1,  # one person, published from the first frame
     ) as h:  # fmt: skip
         h.start()
         r = Rig(h, photo)

@@ -290,12 +290,16 @@ def test_no_detector_searches_the_whole_image_then_follows_the_crop() -> None:
     assert [len(r.people) for r in results] == [0, 1, 1, 1]
     # The person leaves the crop: back to the whole image, same id on return.
     world.people["a"] = None
+    calls = len(boxes_seen)
     assert pipeline.process(IMAGE, K, 0.4).people == []
-    assert boxes_seen[-1][0] != Box.full_image(WIDTH, HEIGHT)  # looked where they were
-    world.people["a"] = (320.0, 150.0)
+    # Looked where they were, found nobody, and looked at the whole image in the same frame.
+    assert len(boxes_seen) == calls + 2
+    assert boxes_seen[-2][0] != Box.full_image(WIDTH, HEIGHT)
+    assert boxes_seen[-1] == [Box.full_image(WIDTH, HEIGHT)]
+    world.people["a"] = (320.0, 150.0)  # back, a step further
     ids = [p.id for t in range(5, 9) for p in pipeline.process(IMAGE, K, t * 0.1).people]
     assert boxes_seen[-4] == [Box.full_image(WIDTH, HEIGHT)]  # nobody followed: search again
-    assert set(ids) == {"body_1"}
+    assert set(ids) == {"body_1"}  # within track_max_age_s: the same id
 
 
 def test_detection_interval_follows_crops_between_detector_runs() -> None:

@@ -163,8 +163,14 @@ class PosePipeline:
         t1 = time.perf_counter()
         boxes = [target.box for target in targets]
         poses = self.model.estimate(image_bgr, boxes, intrinsics) if boxes else []
+        published = _observe(tracker, targets, poses)
+        if self.detector is None and not tracker.seen_now and targets[0].track is not None:
+            # The crop that followed the person lost them (they turned, or left it): look at the
+            # whole image in this same frame, as the first frame did.
+            targets = tracker.search(width, height)
+            poses = self.model.estimate(image_bgr, [targets[0].box], intrinsics)
+            published = _observe(tracker, targets, poses)
         t2 = time.perf_counter()
-        published = tracker.observe(targets, pair_poses(targets, poses))
         people = self._lift(published, intrinsics, stamp)
         self._smoothers.retain(tracker.active_ids)
         self._bones.retain(tracker.active_ids)
@@ -267,6 +273,16 @@ class PosePipeline:
         self.model.close()
         if self.detector is not None:
             self.detector.close()
+
+
+def _observe(
+    tracker: PersonTracker, targets: Sequence[Target], poses: Sequence[Pose25D]
+) -> list[tuple[str, Pose25D]]:
+    """Hand the model's poses to the tracker: all of them for a whole-image search (the model
+    may find several people there), else paired with the crops they came from."""
+    if len(targets) == 1 and targets[0].track is None:
+        return tracker.observe([targets[0]] * len(poses), poses)
+    return tracker.observe(targets, pair_poses(targets, poses))
 
 
 def pair_poses(targets: Sequence[Target], poses: Sequence[Pose25D]) -> list[Pose25D | None]:

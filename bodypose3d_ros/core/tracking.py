@@ -210,6 +210,11 @@ class PersonTracker:
         return sorted(ids, key=_id_number)
 
     @property
+    def seen_now(self) -> bool:
+        """Whether anyone (published or not) was seen in the current frame."""
+        return any(t.seen_frame == self._frame for t in self._tracks.values())
+
+    @property
     def following(self) -> bool:
         """Whether someone was seen in the previous frame (so :meth:`follow` has crops)."""
         return any(self._followed(t) for t in self._tracks.values())
