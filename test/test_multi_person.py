@@ -8,7 +8,6 @@ crossing, hiding for a few frames, and a person who shows up in one frame only.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,9 +21,17 @@ from bodypose3d_ros.core.models.factory import create_model
 from bodypose3d_ros.core.pipeline import PipelineConfig, PoseModel, PosePipeline
 from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Person3D
+from bodypose3d_ros.testing.walkers import (
+    BUS_FULL_PEOPLE,
+    SIZE,
+    Cutout,
+    Frame,
+    owner,
+    scene,
+    walkers,
+)
 
 CONFIDENT = 0.5
-Frame = npt.NDArray[np.uint8]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +76,6 @@ ZIDANE_PEOPLE = {
     "shouting": ((100.0, 180.0, 1170.0, 720.0), (450.0, 180.0, 690.0, 450.0)),
     "standing": ((730.0, 30.0, 1160.0, 720.0), (870.0, 30.0, 1090.0, 270.0)),
 }
-HEAD = [0, 15, 16, 17, 18, 19]  # pelvis excluded: nose, eyes, ears (skeleton indices below)
 
 
 def test_zidane_gives_two_people_each_inside_their_own_body(
@@ -97,10 +103,6 @@ def test_zidane_gives_two_people_each_inside_their_own_body(
     assert matched == set(ZIDANE_PEOPLE), "one skeleton on each man"
 
 
-# bus.jpg (810x1080): the two people seen in full (x0, y0, x1, y1 in pixels).
-BUS_FULL_PEOPLE = {"left": (30.0, 370.0, 230.0, 920.0), "middle": (205.0, 380.0, 360.0, 880.0)}
-
-
 def test_bus_gives_at_least_the_two_full_people(
     model: PoseModel, model_cache_dir: Path, bus_image_path: Path
 ) -> None:
@@ -113,63 +115,22 @@ def test_bus_gives_at_least_the_two_full_people(
 
 
 # ------------------------------------------------------------------------------ sequences
-SIZE = (1280, 720)
-
-
-@dataclass(frozen=True)
-class Cutout:
-    """A real person cut out of a photo, ready to paste at a given top-left corner."""
-
-    pixels: Frame
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-
 @pytest.fixture(scope="module")
-def walkers(bus_image_path: Path) -> tuple[Cutout, Cutout, Frame]:
-    """The two full people of bus.jpg as cut-outs 560 px tall, and a blurred background."""
+def walking(bus_image_path: Path) -> tuple[Cutout, Cutout, Frame]:
+    """The two full people of bus.jpg as cut-outs, and a blurred background."""
     photo = cv2.imread(str(bus_image_path))
     assert photo is not None
-    cutouts = []
-    for x0, y0, x1, y1 in BUS_FULL_PEOPLE.values():
-        cut = photo[int(y0) : int(y1), int(x0) : int(x1)]
-        scale = 560 / cut.shape[0]
-        cutouts.append(Cutout(cv2.resize(cut, None, fx=scale, fy=scale)))
-    background = cv2.GaussianBlur(cv2.resize(photo, SIZE), (0, 0), 30)
-    return cutouts[0], cutouts[1], background
-
-
-def _scene(background: Frame, placed: list[tuple[Cutout, float]]) -> Frame:
-    """Paste each cut-out at x (left edge), 80 px from the top; later ones are in front."""
-    frame = background.copy()
-    for cutout, x in placed:
-        x0 = round(x)
-        left, right = max(0, x0), min(SIZE[0], x0 + cutout.width)
-        if right > left:
-            frame[80 : 80 + cutout.pixels.shape[0], left:right] = cutout.pixels[
-                :, left - x0 : right - x0
-            ]
-    return frame
+    return walkers(np.asarray(photo, dtype=np.uint8))
 
 
 def _owner(person: Person3D, places: dict[str, tuple[Cutout, float]]) -> str | None:
-    """Which pasted person a skeleton lies on (its confident keypoints' median x)."""
-    uv = _confident_uv(person)
-    if len(uv) == 0:
-        return None
-    x = float(np.median(uv[:, 0]))
-    for name, (cutout, left) in places.items():
-        if left <= x <= left + cutout.width:
-            return name
-    return None
+    return owner(_confident_uv(person), places)
 
 
 def test_two_real_people_crossing_keep_their_ids(
-    model: PoseModel, model_cache_dir: Path, walkers: tuple[Cutout, Cutout, Frame]
+    model: PoseModel, model_cache_dir: Path, walking: tuple[Cutout, Cutout, Frame]
 ) -> None:
-    a, b, background = walkers
+    a, b, background = walking
     pipeline = _pipeline(model, model_cache_dir)
     k = default_intrinsics(*SIZE)
     ids: dict[str, set[str]] = {"a": set(), "b": set()}
@@ -178,7 +139,7 @@ def test_two_real_people_crossing_keep_their_ids(
         xa = 150.0 + t * (700.0 / steps)
         xb = 950.0 - t * (700.0 / steps)
         places = {"a": (a, xa), "b": (b, xb)}
-        result = pipeline.process(_scene(background, [(a, xa), (b, xb)]), k, 100.0 + t / 10)
+        result = pipeline.process(scene(background, [(a, xa), (b, xb)]), k, 100.0 + t / 10)
         apart = abs(xa - xb) > max(a.width, b.width)
         for person in result.people:
             owner = _owner(person, places)
@@ -192,9 +153,9 @@ def test_two_real_people_crossing_keep_their_ids(
 
 
 def test_a_real_person_hidden_for_five_frames_keeps_the_id_and_a_one_frame_one_never_counts(
-    model: PoseModel, model_cache_dir: Path, walkers: tuple[Cutout, Cutout, Frame]
+    model: PoseModel, model_cache_dir: Path, walking: tuple[Cutout, Cutout, Frame]
 ) -> None:
-    a, b, background = walkers
+    a, b, background = walking
     pipeline = _pipeline(model, model_cache_dir, max_age_s=1.0, min_hits=3)
     k = default_intrinsics(*SIZE)
     ids: set[str] = set()
@@ -205,7 +166,7 @@ def test_a_real_person_hidden_for_five_frames_keeps_the_id_and_a_one_frame_one_n
         placed = [] if 8 <= t < 13 else [(a, x)]
         if t == 4:
             placed.append((b, 900.0))
-        result = pipeline.process(_scene(background, placed), k, 50.0 + t / 10)
+        result = pipeline.process(scene(background, placed), k, 50.0 + t / 10)
         lost += result.lost_ids
         every_id |= {p.id for p in result.people}
         if 8 <= t < 13:
