@@ -45,7 +45,7 @@ def walkers(photo: Frame, height: int = 560) -> tuple[Cutout, Cutout, Frame]:
 
 def scene(background: Frame, placed: Sequence[tuple[Cutout, float]]) -> Frame:
     """Paste each cut-out with its left edge at x; later ones are in front of earlier ones."""
-    frame = background.copy()
+    frame: Frame = background.copy()
     for cutout, x in placed:
         x0 = round(x)
         left, right = max(0, x0), min(frame.shape[1], x0 + cutout.width)
