@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -34,6 +35,11 @@ def photo(person_image_path: Path) -> np.ndarray:
     image = cv2.imread(str(person_image_path))
     assert image is not None
     return image
+
+
+# The single-person node, a person published from their first sighting: these tests send one
+# photo of one person and look at that frame's answer (confirmation is tested elsewhere).
+ONE_FRAME: dict[str, Any] = {"backend": "blazepose", "detector": "none", "track_min_hits": 1}
 
 
 def _shifted(image: np.ndarray, dx: float) -> np.ndarray:
@@ -76,7 +82,7 @@ def _mean_u(pose_array: object) -> float:
 def test_reliable_images_with_best_effort_camera_info_use_the_true_k(photo: np.ndarray) -> None:
     """input_reliability:=reliable must not make CameraInfo reliable: many drivers publish it
     best effort, and a reliable subscription never matches such a publisher."""
-    with NodeHarness(backend="blazepose") as h:  # the harness sets input_reliability=reliable
+    with NodeHarness(**ONE_FRAME) as h:  # the harness sets input_reliability=reliable
         h.start()
         info_pub = h.peer.create_publisher(CameraInfo, "camera_info", BEST_EFFORT)
         assert wait_for(lambda: info_pub.get_subscription_count() > 0, 10.0), (
@@ -99,7 +105,7 @@ def test_compressed_input_follows_the_remapped_image_topic(photo: np.ndarray) ->
     """`-r image:=/cam/image` with image_compressed:=true listens on /cam/image/compressed."""
     topic = f"/remapped_cam_{os.getpid()}/image"  # absolute, outside the harness namespace
     with NodeHarness(
-        cli_args=["--ros-args", "-r", f"image:={topic}"], backend="blazepose", image_compressed=True
+        cli_args=["--ros-args", "-r", f"image:={topic}"], **ONE_FRAME, image_compressed=True
     ) as h:
         from rclpy.lifecycle import TransitionCallbackReturn as Result
 
@@ -121,7 +127,7 @@ def test_compressed_input_follows_the_remapped_image_topic(photo: np.ndarray) ->
 
 @pytest.fixture(scope="module")
 def harness(photo: np.ndarray) -> Iterator[NodeHarness]:
-    with NodeHarness(backend="blazepose") as h:
+    with NodeHarness(**ONE_FRAME) as h:
         h.start()
         assert _repeat_until(
             lambda: h.info_pub.publish(_info(photo)), lambda: h.node._camera_info is not None
@@ -193,7 +199,7 @@ def test_diagnostics_period_out_of_range_is_refused_when_set_and_at_configure() 
 def test_markers_have_a_lifetime_and_are_cleared_on_deactivate_activate_and_shutdown(
     photo: np.ndarray,
 ) -> None:
-    with NodeHarness(backend="blazepose", marker_lifetime_s=0.25) as h:
+    with NodeHarness(**ONE_FRAME, marker_lifetime_s=0.25) as h:
         h.start()
         assert _repeat_until(
             lambda: h.info_pub.publish(_info(photo)), lambda: h.node._camera_info is not None
@@ -228,7 +234,7 @@ def test_zero_stamps_use_the_node_clock_like_the_stamped_frames(photo: np.ndarra
     0.1 Hz cut-off moves the pose about 1 px of a 19 px step). Taking its time from another
     clock (time.monotonic()) put it far away on another timeline and restarted the filter.
     """
-    with NodeHarness(backend="blazepose", use_sim_time=True, smoothing_uv_beta=0.0) as h:
+    with NodeHarness(**ONE_FRAME, use_sim_time=True, smoothing_uv_beta=0.0) as h:
         clock_pub = h.peer.create_publisher(Clock, "/clock", 10)
         h.start()
         now = Clock()
