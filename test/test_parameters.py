@@ -62,6 +62,8 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ("track_min_hits", 0, "track_min_hits=0 must be a finite number > 0"),
         ("detector_min_score", 1.5, "detector_min_score=1.5 must be within 0..1"),
         ("detector_input_size", -8, "detector_input_size=-8 must be a finite number >= 0"),
+        ("detector_input_size", 100, "detector_input_size=100: detector input size must be a mul"),
+        ("detector_input_size", 2048, "detector_input_size=2048: detector input size must be a m"),
         ("marker_min_confidence", 1.5, "marker_min_confidence=1.5 must be within 0..1"),
         ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be a finite number >= 0"),
         (
@@ -97,6 +99,8 @@ def test_diagnostics_period_bounds_are_inclusive() -> None:
         ("diagnostics_period_s", "fast", "diagnostics_period_s='fast' must be of type float"),
         ("backend", "openpose", "backend='openpose' is not one of"),
         ("marker_lifetime_s", -1, "marker_lifetime_s=-1.0 must be a finite number >= 0"),
+        # Once accepted here, this only failed at the next configure, inside the detector.
+        ("detector_input_size", 500, "detector_input_size=500: detector input size must be a"),
     ],
 )
 def test_one_parameter_checked_on_its_own(name: str, value: object, problem: str) -> None:
@@ -109,6 +113,7 @@ def test_one_parameter_checked_on_its_own(name: str, value: object, problem: str
 
 def test_good_single_values_and_cross_parameter_rules_pass_on_their_own() -> None:
     assert check_parameter("diagnostics_period_s", 2) is None
+    assert check_parameter("detector_input_size", 384) is None
     assert check_parameter("backend", "bodypose3dnet") is None  # model_path is set next
     assert check_parameter("use_sim_time", True) is None  # not ours
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bodypose3d_ros.core.crop import K_INV_MODES, NORMALIZATIONS
 from bodypose3d_ros.core.detectors.factory import DEFAULT_MIN_SCORE, DETECTORS
+from bodypose3d_ros.core.detectors.movenet import DEFAULT_INPUT_SIZE, MoveNetParams
 from bodypose3d_ros.core.engines.tensorrt_engine import default_cache_dir
 from bodypose3d_ros.core.models.factory import BACKENDS
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
@@ -136,7 +137,8 @@ DESCRIPTIONS: dict[str, str] = {
     "detector": f"person detector: {' | '.join(DETECTORS)} (none: the pose model finds one "
     "person itself, for close range)",
     "detector_model_path": "detector model file (empty: the embedded one)",
-    "detector_input_size": "detector input long side [px] (0: the detector's default)",
+    "detector_input_size": "detector input long side [px], a multiple of 32 in 128..1024 "
+    f"(0: the detector's default, {DEFAULT_INPUT_SIZE})",
     "detector_min_score": "detections below this score are not people",
     "detection_interval": "run the detector every N-th frame; frames between follow the tracked "
     "people's crops (a frame with nobody followed always detects)",
@@ -238,6 +240,11 @@ def _checked(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                  "detector_input_size"):  # fmt: skip
         if not (math.isfinite(values[name]) and values[name] >= 0):
             problems.append(f"{name}={values[name]!r} must be a finite number >= 0")
+    if values["detector_input_size"] > 0:  # the sizes MoveNet runs at, checked where it is set
+        try:
+            MoveNetParams(input_size=values["detector_input_size"])
+        except ValueError as error:
+            problems.append(f"detector_input_size={values['detector_input_size']!r}: {error}")
     if values["person_min_keypoints"] > NUM_KEYPOINTS:
         problems.append(
             f"person_min_keypoints={values['person_min_keypoints']!r} must be <= {NUM_KEYPOINTS}"
