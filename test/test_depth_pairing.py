@@ -19,6 +19,18 @@ def test_nearest_stamp_within_the_offset_wins() -> None:
     assert pairer.pair(9.99, max_offset_s=0.02).item == "b"
 
 
+def test_equally_near_depth_frames_pair_with_the_newest() -> None:
+    """Repeated stamps (a driver that does not stamp, or stamps per batch): the newest frame, not
+    the one that has been in the buffer longest."""
+    pairer: DepthPairer[str] = DepthPairer()
+    for name in ("oldest", "older", "newest"):
+        pairer.add(5.0, name)
+    assert pairer.pair(5.0, max_offset_s=0.02).item == "newest"
+    pairer.add(5.01, "after")
+    pairer.add(4.99, "before, but received last")
+    assert pairer.pair(5.0, max_offset_s=0.02).item == "newest"  # exact stamp still wins
+
+
 def test_nothing_within_the_offset_is_unpaired_and_says_how_far() -> None:
     pairer: DepthPairer[str] = DepthPairer()
     assert pairer.pair(1.0, 0.02).reason == "no depth image received"

@@ -63,7 +63,9 @@ class DepthPairer(Generic[T]):
             return len(self._buffer)
 
     def _nearest(self, stamp: float) -> tuple[float, T] | None:
-        return min(self._buffer, key=lambda entry: abs(entry[0] - stamp), default=None)
+        """The entry nearest in stamp; on a tie the newest (a driver that repeats stamps, or
+        leaves them empty, must not pair every colour frame with the oldest depth frame)."""
+        return min(reversed(self._buffer), key=lambda entry: abs(entry[0] - stamp), default=None)
 
     def _may_improve(self, stamp: float) -> bool:
         """Whether a depth frame nearer to ``stamp`` than the buffered ones may still arrive."""
