@@ -124,7 +124,7 @@ class BodyPose3DNode(LifecycleNode):
         self._received = self._processed = self._rejected = 0
         self._recent_rejects = RateMeter()
         self._depth = DepthInput(
-            self.get_logger(), self.resolve_topic_name("depth"), self._note_bad_depth
+            self.get_logger(), self.resolve_topic_name("depth"), self._note_bad_depth, self._ros_now
         )
         self._camera_info_rejected = 0
         self._last_bad_camera_info: CameraInfo | None = None
@@ -377,7 +377,7 @@ class BodyPose3DNode(LifecycleNode):
         depth = None
         if p.use_depth:
             depth = self._depth.for_frame(
-                msg.header, width, height, p.depth_max_time_offset_s, p.max_image_pixels
+                stamp, width, height, p.depth_max_time_offset_s, p.max_image_pixels
             )
         result = pipeline.process(image, intrinsics, stamp, depth)
         if p.use_depth:

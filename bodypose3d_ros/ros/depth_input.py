@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
 from bodypose3d_ros.core.depth_image import DepthImage, DepthImageError, registered_to
 from bodypose3d_ros.core.depth_pairing import DepthPairer
@@ -28,15 +27,22 @@ class DepthInput:
     """Depth frames in (executor thread), the paired DepthImage out (worker thread).
 
     ``logger`` is the node's logger; ``on_bad_input`` is told about every rejected depth frame
-    (the node counts it as recent bad input, so /diagnostics warns).
+    (the node counts it as recent bad input, so /diagnostics warns). ``now`` is the node's ROS
+    clock in seconds: a depth frame with a zero stamp is stamped with its arrival on it, as the
+    node stamps a colour frame with none, so the two still pair by time.
     """
 
     def __init__(
-        self, logger: Any, topic: str, on_bad_input: Callable[[str], None] | None = None
+        self,
+        logger: Any,
+        topic: str,
+        on_bad_input: Callable[[str], None] | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
         self._logger = logger
         self._topic = topic
         self._on_bad_input = on_bad_input
+        self._now = now
         self._pairer: DepthPairer[Image] = DepthPairer()
         self._lock = threading.Lock()
         self._counters = DepthCounters()
@@ -55,17 +61,21 @@ class DepthInput:
 
     def on_message(self, msg: Image) -> None:
         """A depth frame arrived: keep it for pairing (decoded only if a colour frame takes it)."""
-        self._pairer.add(stamp_seconds(msg.header), msg)
+        stamp = stamp_seconds(msg.header)
+        if stamp <= 0.0 and self._now is not None:  # an unstamped driver: its arrival time
+            stamp = self._now()
+        self._pairer.add(stamp, msg)
         self._count(depth_frames_received=1)
 
     def clear(self) -> None:
         self._pairer.clear()
 
     def for_frame(
-        self, header: Header, width: int, height: int, max_offset_s: float, max_pixels: int
+        self, stamp: float, width: int, height: int, max_offset_s: float, max_pixels: int
     ) -> DepthImage | None:
-        """The depth image paired with this colour frame, or None (counted, and logged why)."""
-        pairing = self._pairer.pair(stamp_seconds(header), max_offset_s, wait_s=max_offset_s)
+        """The depth image paired with the colour frame of ``stamp`` (seconds; the time the
+        pipeline uses, i.e. its arrival for an unstamped frame), or None (counted, logged why)."""
+        pairing = self._pairer.pair(stamp, max_offset_s, wait_s=max_offset_s)
         if pairing.item is None:
             self._count(frames_unpaired=1)
             self._logger.info(
