@@ -381,6 +381,34 @@ def test_pair_poses_by_order_or_by_where_the_keypoints_are() -> None:
     assert pair_poses(targets, []) == [None, None]
 
 
+def test_pair_poses_gives_a_pose_inside_nested_crops_to_the_crop_that_fits_it() -> None:
+    """Someone behind another: the rear person's detection box holds the front person too. When
+    the model finds nobody in one crop, the one pose it returned lies inside both boxes; it went
+    to whichever crop came first, so the rear person's track took the front person's pose."""
+    front = Box(200, 150, 100, 250)
+    rear = Box(150, 50, 250, 400)  # holds all of ``front``
+    front_uv = np.column_stack(
+        [np.linspace(210, 290, NUM_KEYPOINTS), np.linspace(160, 390, NUM_KEYPOINTS)]
+    )
+    front_pose = _pose(front_uv, front)
+    assert pair_poses([Target(1, rear, True), Target(2, front, True)], [front_pose]) == [
+        None,
+        front_pose,
+    ]
+    assert pair_poses([Target(2, front, True), Target(1, rear, True)], [front_pose]) == [
+        front_pose,
+        None,
+    ]
+    rear_uv = np.column_stack(
+        [np.linspace(160, 390, NUM_KEYPOINTS), np.linspace(60, 440, NUM_KEYPOINTS)]
+    )
+    rear_pose = _pose(rear_uv, rear)  # the rear person seen whole: part of it is in ``front``
+    assert pair_poses([Target(2, front, True), Target(1, rear, True)], [rear_pose]) == [
+        None,
+        rear_pose,
+    ]
+
+
 def test_keypoint_similarity_prefers_the_same_posture() -> None:
     uv = _body(1) + 100.0
     confident = np.ones(NUM_KEYPOINTS, bool)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -37,8 +37,13 @@ from bodypose3d_ros.core.smoothing import (
     OneEuroParams,
     SmootherBank,
 )
-from bodypose3d_ros.core.tracking import PersonTracker, Target, TrackerParams
+from bodypose3d_ros.core.tracking import PersonTracker, Target, TrackerParams, iou_matrix
 from bodypose3d_ros.core.types import Box, FloatArray, Person3D, Pose25D
+
+# How much the overlap of a pose's keypoint box with a crop counts beside the share of its
+# keypoints inside that crop, when poses are paired with crops: enough to decide between nested
+# crops that both hold all of a pose, too little to outweigh where its keypoints are.
+_BOX_FIT_WEIGHT: Final = 0.1
 
 
 class PoseModel(Protocol):
@@ -291,6 +296,9 @@ def pair_poses(targets: Sequence[Target], poses: Sequence[Pose25D]) -> list[Pose
     A model returns one pose per box in order (BodyPose3DNet), or may leave out crops where it
     found nobody: then each pose goes to the crop holding most of its confident keypoints
     (a global assignment), so a missing pose never shifts the others onto the wrong person.
+    Where crops nest (someone standing behind another, whose box holds them both), a pose lies
+    inside both: the crop whose box best overlaps the pose's own keypoint box takes it
+    (``_BOX_FIT_WEIGHT``), not whichever crop came first.
     """
     if len(poses) == len(targets):
         return list(poses)
@@ -298,6 +306,8 @@ def pair_poses(targets: Sequence[Target], poses: Sequence[Pose25D]) -> list[Pose
     if not poses or not targets:
         return paired
     inside = np.zeros((len(poses), len(targets)))
+    fit = np.zeros((len(poses), len(targets)))
+    target_boxes = [target.box for target in targets]
     for i, pose in enumerate(poses):
         uv = np.asarray(pose.uv, dtype=np.float64).reshape(-1, 2)
         conf = np.asarray(pose.confidence, dtype=np.float64).reshape(-1)
@@ -308,7 +318,12 @@ def pair_poses(targets: Sequence[Target], poses: Sequence[Pose25D]) -> list[Pose
             x, y = uv[:, 0], uv[:, 1]
             within = (x >= b.x) & (x <= b.x + b.width) & (y >= b.y) & (y <= b.y + b.height)
             inside[i, j] = float(weight[within].sum()) / total
-    rows, cols = linear_sum_assignment(inside, maximize=True)
+        seen = (weight > 0.0) & np.all(np.isfinite(uv), axis=1)
+        if seen.any():
+            lo, hi = uv[seen].min(axis=0), uv[seen].max(axis=0)
+            own = Box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+            fit[i] = iou_matrix([own], target_boxes)[0]
+    rows, cols = linear_sum_assignment(inside + _BOX_FIT_WEIGHT * fit, maximize=True)
     for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
         if inside[r, c] >= 0.5:
             paired[c] = poses[r]
