@@ -206,6 +206,9 @@ class _Runner:
             if a.calibration is not None:
                 calibration: CameraCalibration = a.calibration
                 k = calibration.intrinsics_for(width, height)
+                stretched = calibration.aspect_note(width, height)
+                if stretched:
+                    print(f"note: {name}: {a.camera_info}: {stretched}", file=sys.stderr)
                 if k.distortion_warning:
                     print(f"note: {a.camera_info}: {k.distortion_warning}", file=sys.stderr)
                 return k

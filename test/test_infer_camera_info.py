@@ -116,6 +116,26 @@ def test_calibration_of_another_size_is_rescaled(tmp_path: Path, photo_path: Pat
     _check_reprojects_through_the_lens(record)
 
 
+def test_a_calibration_of_another_shape_is_used_with_a_note(
+    tmp_path: Path, photo_path: Path
+) -> None:
+    """A 16:9 calibration on the 3:2 photo: rescaled per axis as a resized stream would be, but
+    such a stretch is far more often the wrong file than a binning mode, so the CLI says so."""
+    calibration = tmp_path / "widescreen.yaml"
+    calibration.write_text(
+        CALIBRATION.format(width=1280, height=720, fx=800.0, fy=800.0, cx=640.0, cy=360.0)
+    )
+    run = _run_cli(tmp_path / "out", "--camera-info", str(calibration), str(photo_path))
+    assert run.returncode == 0, run.stderr
+    assert "calibrated at 1280x720, this image is 640x424: another shape" in run.stderr
+    intrinsics = _record(run)["intrinsics"]
+    assert intrinsics["fx"] == pytest.approx(400.0)
+    assert intrinsics["fy"] == pytest.approx(800.0 * 424 / 720)
+    same_shape = write_calibration(tmp_path, 3.0, "same_shape.yaml")
+    quiet = _run_cli(tmp_path / "out2", "--camera-info", str(same_shape), str(photo_path))
+    assert "another shape" not in quiet.stderr
+
+
 BAD_FILES = {
     "missing.yaml": (None, "cannot read it"),
     "syntax.yaml": ("image_width: [640\n", "not valid YAML"),

@@ -24,6 +24,9 @@ from typing import Any
 
 from bodypose3d_ros.core.intrinsics import Intrinsics, intrinsics_from_camera_info
 
+# Image and calibration sides may round differently after a resize (e.g. 1280x720 -> 427x240).
+ASPECT_TOLERANCE = 0.01
+
 
 class CalibrationFileError(ValueError):
     """A calibration file that cannot be read; the message says what is wrong with it."""
@@ -54,6 +57,24 @@ class CameraCalibration:
             d=self.d,
         )
         return replace(out, source="calibration_file")
+
+    def aspect_note(self, width: int, height: int) -> str:
+        """A warning when a ``width`` x ``height`` image has another shape than the calibration.
+
+        K is then stretched more along one axis than the other. That is right for a camera
+        binning one axis, but far more often the file belongs to another camera or mode (or the
+        image was rotated), and distances come out wrong without any error: say so.
+        """
+        if self.width <= 0 or self.height <= 0 or width <= 0 or height <= 0:
+            return ""
+        sx, sy = width / self.width, height / self.height
+        if abs(sx / sy - 1.0) <= ASPECT_TOLERANCE:
+            return ""
+        return (
+            f"calibrated at {self.width}x{self.height}, this image is {width}x{height}: "
+            f"another shape, so K is scaled by {sx:.3g} across but {sy:.3g} down; "
+            "is this the calibration of this camera and mode?"
+        )
 
 
 def _matrix(doc: dict[str, Any], key: str, shape: tuple[int, int] | None) -> tuple[float, ...]:
