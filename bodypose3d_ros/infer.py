@@ -38,6 +38,7 @@ from bodypose3d_ros.core.depth_image import (
 from bodypose3d_ros.core.detection import PersonDetector
 from bodypose3d_ros.core.detectors.factory import DETECTORS, create_detector
 from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
+from bodypose3d_ros.core.engines.triton_engine import DEFAULT_MODEL, TritonSettings
 from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.models.factory import BACKENDS, create_model
 from bodypose3d_ros.core.pipeline import FrameResult, PipelineConfig, PoseModel, PosePipeline
@@ -62,7 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--backend", choices=BACKENDS, default="blazepose")
     parser.add_argument("--model-path", help="BodyPose3DNet .onnx file (bodypose3dnet backend)")
-    parser.add_argument("--engine", choices=("auto", "onnxruntime", "tensorrt"), default="auto")
+    parser.add_argument(
+        "--engine", choices=("auto", "onnxruntime", "tensorrt", "triton"), default="auto"
+    )
+    parser.add_argument(
+        "--triton-url", help="--engine triton: the server's gRPC address (grpc://HOST:8001)"
+    )
+    parser.add_argument(
+        "--triton-model", default=DEFAULT_MODEL, help="--engine triton: the served model's name"
+    )
+    parser.add_argument(
+        "--triton-model-version", default="", help="--engine triton: version (default latest)"
+    )
     parser.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
     parser.add_argument(
         "--detector", choices=DETECTORS, default=DETECTORS[0],
@@ -120,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--depth goes with exactly one input image")
     if args.max_people < 1:
         parser.error("--max-people must be >= 1")
+    if args.engine == "triton":
+        if args.backend != "bodypose3dnet":
+            parser.error("--engine triton serves BodyPose3DNet: add --backend bodypose3dnet")
+        if not args.triton_url:
+            parser.error("--engine triton needs --triton-url grpc://HOST:PORT (Triton's gRPC port)")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -138,6 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         runner.close()
     return 1 if failures else 0
+
+
+def _triton_settings(args: argparse.Namespace) -> TritonSettings | None:
+    if args.engine != "triton":
+        return None
+    return TritonSettings(args.triton_url, args.triton_model, args.triton_model_version)
 
 
 class _ModelError(Exception):
@@ -186,6 +209,7 @@ class _Runner:
                     a.model_path,
                     engine=a.engine,
                     precision=a.precision,
+                    triton=_triton_settings(a),
                     log=lambda msg: print(msg, file=sys.stderr),
                 )
             except Exception as exc:  # any load failure ends the run with one clear line

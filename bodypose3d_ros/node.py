@@ -31,6 +31,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from bodypose3d_ros.core.detectors.factory import create_detector
+from bodypose3d_ros.core.engines.base import EngineUnavailableError
 from bodypose3d_ros.core.image_decode import ImageDecodeError
 from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.latest_slot import LatestSlot
@@ -111,6 +112,8 @@ class BodyPose3DNode(LifecycleNode):
         self._distortion_warnings: set[str] = set()  # each is logged once
         self._people_not_lifted = 0
         self._last_error = ""
+        # Set while the engine cannot run (e.g. its inference server is down): diagnostics ERROR.
+        self._engine_outage = ""
         # CameraInfo (by identity, kept alive here) and image size of the cached intrinsics.
         self._last_intrinsics_key: tuple[CameraInfo | None, int, int] | None = None
         self._last_intrinsics: Intrinsics | None = None
@@ -164,6 +167,7 @@ class BodyPose3DNode(LifecycleNode):
                 force_engine_rebuild=p.force_engine_rebuild,
                 normalization=p.input_normalization,
                 k_inv_mode=p.k_inv_mode,
+                triton=p.triton(),
                 log=lambda text: self.get_logger().info(text),
             )
         except Exception as error:  # any load failure must fail the transition, not the process
@@ -311,6 +315,7 @@ class BodyPose3DNode(LifecycleNode):
         self._slot.clear()
 
     def _release(self) -> None:
+        self._engine_outage = ""
         for publisher in (self._pub_poses, self._pub_markers, self._pub_debug):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
@@ -350,6 +355,10 @@ class BodyPose3DNode(LifecycleNode):
                 return
             try:
                 self._process(frame)
+                self._engine_outage = ""
+            except EngineUnavailableError as error:  # the engine recovers by itself; keep going
+                self._engine_outage = str(error)
+                self._reject(f"frame lost: {error}")
             except (ImageDecodeError, ValueError) as error:
                 self._reject(f"bad input image: {error}")
             except Exception as error:  # the worker must survive anything a frame can cause
@@ -538,7 +547,9 @@ class BodyPose3DNode(LifecycleNode):
                 distortion=self._distortion,
                 distortion_warnings=len(self._distortion_warnings),
                 people_not_lifted=self._people_not_lifted,
-                model_status=self._model_status,
+                model_status=(
+                    f"error: {self._engine_outage}" if self._engine_outage else self._model_status
+                ),
                 lifecycle_state=self._state_label(),
                 depth=self._depth.counters if self.params.use_depth else None,
             )

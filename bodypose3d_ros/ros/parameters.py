@@ -15,12 +15,13 @@ from bodypose3d_ros.core.crop import K_INV_MODES, NORMALIZATIONS
 from bodypose3d_ros.core.detectors.factory import DEFAULT_MIN_SCORE, DETECTORS
 from bodypose3d_ros.core.detectors.movenet import DEFAULT_INPUT_SIZE, MoveNetParams
 from bodypose3d_ros.core.engines.tensorrt_engine import default_cache_dir
+from bodypose3d_ros.core.engines.triton_engine import TritonSettings
 from bodypose3d_ros.core.models.factory import BACKENDS
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 from bodypose3d_ros.core.smoothing import OneEuroParams
 from bodypose3d_ros.core.tracking import TrackerParams
 
-ENGINES = ("auto", "onnxruntime", "tensorrt")
+ENGINES = ("auto", "onnxruntime", "tensorrt", "triton")
 PRECISIONS = ("fp16", "fp32")
 RELIABILITIES = ("best_effort", "reliable")
 # /diagnostics period bounds: faster floods the topic (1e-12 s spun a core at ~1900 msg/s),
@@ -43,6 +44,11 @@ class NodeParameters:
     engine_cache_dir: str = ""
     force_engine_rebuild: bool = False
     max_batch_size: int = 8
+    triton_url: str = ""
+    triton_model: str = "bodypose3dnet"
+    triton_model_version: str = ""
+    triton_timeout_s: float = 2.0
+    triton_shared_memory: bool = True
     input_normalization: str = "bgr_unit"
     k_inv_mode: str = "crop_camera"
     use_rectified_intrinsics: bool = False
@@ -85,6 +91,18 @@ class NodeParameters:
             return os.path.expanduser(self.engine_cache_dir)
         return str(default_cache_dir())
 
+    def triton(self) -> TritonSettings | None:
+        """The Triton server settings when ``engine`` is "triton"."""
+        if self.engine != "triton":
+            return None
+        return TritonSettings(
+            url=self.triton_url,
+            model=self.triton_model,
+            model_version=self.triton_model_version,
+            timeout_s=self.triton_timeout_s,
+            shared_memory=self.triton_shared_memory,
+        )
+
     def uv_filter(self) -> OneEuroParams:
         return OneEuroParams(
             self.smoothing_uv_min_cutoff, self.smoothing_uv_beta, self.smoothing_d_cutoff
@@ -118,6 +136,12 @@ DESCRIPTIONS: dict[str, str] = {
     "engine_cache_dir": "TensorRT engine cache folder (default ~/.cache/bodypose3d_ros/tensorrt)",
     "force_engine_rebuild": "rebuild the TensorRT engine even when a matching cached one exists",
     "max_batch_size": "most people per inference call (TensorRT profile max)",
+    "triton_url": "engine triton: the server's gRPC address, grpc://HOST:PORT or HOST:PORT",
+    "triton_model": "engine triton: name of the served BodyPose3DNet model",
+    "triton_model_version": "engine triton: model version to use (empty = the latest)",
+    "triton_timeout_s": "engine triton: timeout of one request [s]; a later answer loses the frame",
+    "triton_shared_memory": "engine triton: pass tensors through system shared memory when the "
+    "server runs on this machine (falls back to gRPC)",
     "input_normalization": f"crop pixel normalisation: {' | '.join(NORMALIZATIONS)}",
     "k_inv_mode": f"k_inv fed to BodyPose3DNet: {' | '.join(K_INV_MODES)}",
     "use_rectified_intrinsics": "take intrinsics from CameraInfo.p (rectified images), not .k",
@@ -232,7 +256,8 @@ def _checked(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 "person_min_keypoints", "max_people", "smoothing_d_cutoff", "detection_interval",
                 "track_max_age_s", "track_min_hits",
                 "smoothing_uv_min_cutoff", "smoothing_z_rel_min_cutoff",
-                "smoothing_root_min_cutoff", "depth_max_time_offset_s")  # fmt: skip
+                "smoothing_root_min_cutoff", "depth_max_time_offset_s",
+                "triton_timeout_s")  # fmt: skip
     for name in positive:
         if not (math.isfinite(values[name]) and values[name] > 0):
             problems.append(f"{name}={values[name]!r} must be a finite number > 0")
@@ -264,7 +289,14 @@ def _checked(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             f"diagnostics_period_s={values['diagnostics_period_s']!r} must be within "
             f"{low:g}..{high:g} seconds"
         )
-    if values["backend"] == "bodypose3dnet" and not values["model_path"]:
+    if values["engine"] == "triton":
+        settings = TritonSettings(values["triton_url"], values["triton_model"],
+                                  values["triton_model_version"], 1.0)  # fmt: skip
+        try:
+            settings.check()
+        except ValueError as error:
+            problems.append(str(error))
+    elif values["backend"] == "bodypose3dnet" and not values["model_path"]:
         problems.append(
             "model_path is empty: backend 'bodypose3dnet' needs a BodyPose3DNet model; download "
             "bodypose3dnet_performance.onnx (or _accuracy) from NGC and set model_path to it"

@@ -24,6 +24,14 @@ class ModelLoadError(RuntimeError):
     """
 
 
+class EngineUnavailableError(RuntimeError):
+    """The engine cannot run right now (e.g. its inference server is down) but may recover.
+
+    Raised by :meth:`InferenceEngine.run` instead of blocking: the frame is lost, the caller
+    counts it and reports the outage, and later frames go through once the engine is back.
+    """
+
+
 class InferenceEngine(Protocol):
     """A loaded network: named float32 inputs in, named float32 outputs out, batch first."""
 

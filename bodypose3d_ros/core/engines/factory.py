@@ -20,8 +20,9 @@ from bodypose3d_ros.core.engines.tensorrt_engine import (
     TensorRTEngine,
     tensorrt_available,
 )
+from bodypose3d_ros.core.engines.triton_engine import TritonEngine, TritonSettings
 
-ENGINES: Final[tuple[str, ...]] = ("auto", "onnxruntime", "tensorrt")
+ENGINES: Final[tuple[str, ...]] = ("auto", "onnxruntime", "tensorrt", "triton")
 
 
 def _ignore(_message: str) -> None:
@@ -44,14 +45,16 @@ def create_engine(
     cache_dir: str | Path | None = None,
     force_rebuild: bool = False,
     providers: Sequence[str] | None = None,
+    triton: TritonSettings | None = None,
     log: Callable[[str], None] = _ignore,
 ) -> InferenceEngine:
     """Create the engine named by ``engine``.
 
     "auto" takes TensorRT when it is usable, else ONNX Runtime on CUDA when available, else on
     the CPU. A TensorRT ``.engine``/``.plan`` file needs TensorRT. ``providers`` (ONNX Runtime
-    only) overrides the automatic provider choice. Raises ValueError for bad settings and
-    ModelLoadError for a model that cannot be loaded; both messages name the fix.
+    only) overrides the automatic provider choice. "triton" sends the crops to the server named
+    by ``triton`` (``model_path`` is not used; "auto" never picks it). Raises ValueError for bad
+    settings and ModelLoadError for a model that cannot be loaded; both messages name the fix.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
@@ -59,6 +62,13 @@ def create_engine(
         raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if max_batch_size < 1:
         raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+    if engine == "triton":
+        if triton is None:
+            raise ValueError("engine 'triton' needs triton_url (and triton_model) settings")
+        log(f"engine: Triton server at {triton.url}, model {triton.model!r}")
+        served = TritonEngine(triton, max_batch_size=max_batch_size, log=log)
+        log(f"engine ready: {served.description}")
+        return served
     path = check_model_file(model_path)
     is_engine_file = path.suffix.lower() in ENGINE_SUFFIXES
 

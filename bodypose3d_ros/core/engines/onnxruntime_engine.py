@@ -103,6 +103,11 @@ class OnnxRuntimeEngine:
         self._fixed_batch = fixed_batch
 
     @property
+    def fixed_batch(self) -> int | None:
+        """The batch size the model file is fixed to, or None when its batch is dynamic."""
+        return self._fixed_batch
+
+    @property
     def providers(self) -> list[str]:
         """The providers the session really uses (ORT drops ones that fail to initialise)."""
         return list(self._providers)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.pipeline import PoseModel
+
+if TYPE_CHECKING:
+    from bodypose3d_ros.core.engines.triton_engine import TritonSettings
 
 BACKENDS = ("blazepose", "bodypose3dnet")
 
@@ -21,6 +25,7 @@ def create_model(
     force_engine_rebuild: bool = False,
     normalization: str = "bgr_unit",
     k_inv_mode: str = "crop_camera",
+    triton: TritonSettings | None = None,
     log: Callable[[str], None] = print,
 ) -> PoseModel:
     """Load the model for ``backend``; raise ModelLoadError/ValueError with a fix-naming message."""
@@ -29,7 +34,7 @@ def create_model(
 
         return BlazePoseModel()
     if backend == "bodypose3dnet":
-        if not model_path:
+        if not model_path and engine != "triton":
             raise ModelLoadError(
                 "backend 'bodypose3dnet' needs model_path: download bodypose3dnet_performance.onnx "
                 "or bodypose3dnet_accuracy.onnx from NGC and set model_path to it"
@@ -39,12 +44,13 @@ def create_model(
 
         inference = create_engine(
             engine,
-            model_path,
+            model_path or "",
             precision=precision,
             max_batch_size=max_batch_size,
             cache_dir=engine_cache_dir,
             force_rebuild=force_engine_rebuild,
             providers=None,
+            triton=triton,
             log=log,
         )
         return BodyPose3DNetModel(inference, normalization=normalization, k_inv_mode=k_inv_mode)

@@ -1,0 +1,118 @@
+"""Request and answer tensors through system shared memory when Triton runs on this machine.
+
+Instead of serialising the crops (about 590 KB per person) into every gRPC message, the engine
+writes them into a ``/dev/shm`` region the server has mapped and tells it where they are; the
+server writes the outputs into a second region. Only works when client and server share a
+kernel, so the engine tries it only for a local server and falls back to plain gRPC otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from bodypose3d_ros.core.engines.base import Tensor
+
+_FLOAT_BYTES = np.dtype(np.float32).itemsize
+_instances = itertools.count()
+
+
+class SharedMemoryIO:
+    """One input and one output region, each holding every tensor for ``max_rows`` rows.
+
+    ``row_shapes`` map tensor names to their shape without the batch dimension. Creating this
+    registers both regions with the server; :meth:`close` unregisters and frees them.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        input_shapes: Mapping[str, Sequence[int]],
+        output_shapes: Mapping[str, Sequence[int]],
+        max_rows: int,
+    ) -> None:
+        import tritonclient.utils.shared_memory as shm
+
+        self._shm: Any = shm
+        self._client = client
+        self._row_bytes = {
+            name: int(np.prod(shape)) * _FLOAT_BYTES
+            for name, shape in {**input_shapes, **output_shapes}.items()
+        }
+        self._max_rows = max_rows
+        self._input_offsets, input_size = self._layout(list(input_shapes))
+        self._output_offsets, output_size = self._layout(list(output_shapes))
+        tag = f"bodypose3d_{os.getpid()}_{next(_instances)}"
+        self._regions: list[tuple[str, Any, int]] = []
+        try:
+            self._input_name, self._input = self._create(f"{tag}_in", input_size)
+            self._output_name, self._output = self._create(f"{tag}_out", output_size)
+            self.register()
+        except Exception:
+            self.close()
+            raise
+
+    def _layout(self, names: list[str]) -> tuple[dict[str, int], int]:
+        offsets: dict[str, int] = {}
+        position = 0
+        for name in names:
+            offsets[name] = position
+            position += self._row_bytes[name] * self._max_rows
+        return offsets, position
+
+    def _create(self, name: str, size: int) -> tuple[str, Any]:
+        handle = self._shm.create_shared_memory_region(name, f"/{name}", size)
+        self._regions.append((name, handle, size))
+        return name, handle
+
+    def register(self, client: Any = None) -> None:
+        """Tell the server (again, e.g. after it restarted) where the regions are."""
+        if client is not None:
+            self._client = client
+        for name, _, size in self._regions:
+            with contextlib.suppress(Exception):  # not registered (a fresh server)
+                self._client.unregister_system_shared_memory(name)
+            self._client.register_system_shared_memory(name, f"/{name}", size)
+
+    def request(self, feeds: Mapping[str, Tensor], infer_input: Any, requested_output: Any) -> Any:
+        """Write ``feeds`` into the input region; InferInputs and InferRequestedOutputs for them."""
+        rows = len(next(iter(feeds.values())))
+        inputs = []
+        for name, array in feeds.items():
+            self._shm.set_shared_memory_region(
+                self._input, [array], offset=self._input_offsets[name]
+            )
+            tensor = infer_input(name, list(array.shape), "FP32")
+            tensor.set_shared_memory(self._input_name, array.nbytes, self._input_offsets[name])
+            inputs.append(tensor)
+        outputs = []
+        for name, offset in self._output_offsets.items():
+            wanted = requested_output(name)
+            wanted.set_shared_memory(self._output_name, self._row_bytes[name] * rows, offset)
+            outputs.append(wanted)
+        return inputs, outputs
+
+    def answer(self, output_shapes: Mapping[str, Sequence[int]], rows: int) -> dict[str, Tensor]:
+        """Copy the outputs of the last request out of the output region."""
+        return {
+            name: np.array(
+                self._shm.get_contents_as_numpy(
+                    self._output, np.float32, [rows, *shape], self._output_offsets[name]
+                ),
+                dtype=np.float32,
+            )
+            for name, shape in output_shapes.items()
+        }
+
+    def close(self) -> None:
+        """Unregister (best effort: the server may be gone) and free both regions."""
+        regions, self._regions = self._regions, []
+        for name, handle, _ in regions:
+            with contextlib.suppress(Exception):  # the server is gone: nothing to unregister
+                self._client.unregister_system_shared_memory(name)
+            self._shm.destroy_shared_memory_region(handle)

@@ -1,0 +1,92 @@
+"""TEST FIXTURE SERVER: a real Triton Inference Server serving an ONNX file through ONNX Runtime.
+
+Runs in the separate Python 3.13 environment made by ``tools/setup-triton-server-env`` (PyPI's
+``nvidia-pytriton`` bundles ``tritonserver``; its Python backend needs 3.13), by path, so it
+imports nothing from this package:
+
+    .cache/triton-server-venv/bin/python bodypose3d_ros/testing/pytriton_serve.py \
+        --onnx contract.onnx --grpc-port 8001 --http-port 8000 --metrics-port 8002
+
+The model is bound under ``--model-name`` with the ONNX file's own tensor names and per-row
+shapes (its first dimension is the batch), dynamic batching up to ``--max-batch`` rows. Serving
+the BodyPose3DNet-shaped contract fixture makes the server look like one serving BodyPose3DNet to
+the client; serving a file with other tensor names makes a wrong model. Blocks until killed; kill
+its whole process group (``tritonserver`` is a child process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64}
+
+
+def _row_shape(shape: Sequence[Any]) -> tuple[int, ...]:
+    """The ONNX shape without its batch dimension; symbolic sizes become -1 (dynamic)."""
+    return tuple(d if isinstance(d, int) and d > 0 else -1 for d in shape[1:])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--onnx", required=True, type=Path)
+    parser.add_argument("--model-name", default="bodypose3dnet")
+    parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--grpc-port", type=int, required=True)
+    parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--metrics-port", type=int, required=True)
+    parser.add_argument("--workspace", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    args = parser.parse_args(argv)
+
+    import onnxruntime as ort
+    from pytriton.decorators import batch
+    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+    from pytriton.triton import Triton, TritonConfig
+
+    logging.basicConfig(level=logging.WARNING)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = args.threads
+    session = ort.InferenceSession(str(args.onnx), options, providers=["CPUExecutionProvider"])
+    output_names = [o.name for o in session.get_outputs()]
+
+    @batch  # type: ignore[untyped-decorator,unused-ignore]
+    def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+        feeds = {name: np.ascontiguousarray(value) for name, value in inputs.items()}
+        return dict(zip(output_names, session.run(output_names, feeds), strict=True))
+
+    def tensors(args_: Sequence[Any]) -> list[Any]:
+        return [
+            Tensor(name=a.name, dtype=_TYPES.get(a.type, np.float32), shape=_row_shape(a.shape))
+            for a in args_
+        ]
+
+    config = TritonConfig(
+        grpc_address="127.0.0.1",
+        grpc_port=args.grpc_port,
+        http_address="127.0.0.1",
+        http_port=args.http_port,
+        metrics_port=args.metrics_port,
+        exit_on_error=True,
+    )
+    with Triton(config=config, workspace=args.workspace) as triton:
+        triton.bind(
+            model_name=args.model_name,
+            infer_func=infer,
+            inputs=tensors(session.get_inputs()),
+            outputs=tensors(session.get_outputs()),
+            config=ModelConfig(max_batch_size=args.max_batch, batcher=DynamicBatcher()),
+            strict=False,
+        )
+        print(f"serving {args.onnx} as {args.model_name} on grpc port {args.grpc_port}", flush=True)
+        triton.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

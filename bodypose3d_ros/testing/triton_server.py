@@ -1,0 +1,166 @@
+"""Start and stop a real Triton Inference Server on loopback for tests and benchmarks.
+
+The server runs ``pytriton_serve.py`` in the separate Python 3.13 environment that
+``tools/setup-triton-server-env`` builds (whatever Python runs the client), in its own process
+group: stopping it kills the whole group, so the ``tritonserver`` child never outlives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Final
+
+SERVE_SCRIPT: Final = Path(__file__).with_name("pytriton_serve.py")
+SETUP_SCRIPT: Final = Path(__file__).resolve().parents[2] / "tools" / "setup-triton-server-env"
+NO_PYTHON_313: Final = 3  # setup script's exit status when no Python 3.13 exists
+
+
+class ServerEnvironmentMissingError(RuntimeError):
+    """No Python 3.13 here, so no server environment can exist (tests skip, saying why)."""
+
+
+def server_python(timeout_s: float = 1800.0) -> Path:
+    """The server environment's python, building the environment first if needed.
+
+    Raises ServerEnvironmentMissingError when this machine has no Python 3.13, RuntimeError when the
+    setup failed (with its output).
+    """
+    if not SETUP_SCRIPT.is_file():
+        raise ServerEnvironmentMissingError(f"{SETUP_SCRIPT} not found (not a source tree)")
+    done = subprocess.run(
+        [str(SETUP_SCRIPT)], capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    if done.returncode == NO_PYTHON_313:
+        raise ServerEnvironmentMissingError(done.stderr.strip().splitlines()[-1])
+    if done.returncode != 0:
+        raise RuntimeError(f"{SETUP_SCRIPT} failed:\n{done.stderr[-3000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class TritonTestServer:
+    """One served ONNX model; ``start``/``stop`` may be repeated (same ports each time)."""
+
+    def __init__(
+        self,
+        python: Path,
+        onnx_path: Path,
+        workdir: Path,
+        model_name: str = "bodypose3dnet",
+        max_batch: int = 8,
+    ) -> None:
+        self.python = python
+        self.onnx_path = onnx_path
+        self.workdir = workdir
+        self.model_name = model_name
+        self.max_batch = max_batch
+        self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.log_path = workdir / f"triton_{self.grpc_port}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"grpc://127.0.0.1:{self.grpc_port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout_s: float = 180.0) -> None:
+        """Start the server and wait until the model is ready (RuntimeError with its log if not)."""
+        if self.running:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        workspace = self.workdir / f"workspace_{self.grpc_port}"
+        command = [
+            str(self.python),
+            str(SERVE_SCRIPT),
+            f"--onnx={self.onnx_path}",
+            f"--model-name={self.model_name}",
+            f"--max-batch={self.max_batch}",
+            f"--grpc-port={self.grpc_port}",
+            f"--http-port={self.http_port}",
+            f"--metrics-port={self.metrics_port}",
+            f"--workspace={workspace}",
+        ]
+        with self.log_path.open("ab") as log:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self._process = process
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and process.poll() is None:
+            if self._model_ready():
+                return
+            time.sleep(0.2)
+        self.stop()
+        tail = self.log_path.read_text(errors="replace")[-4000:]
+        raise RuntimeError(f"Triton did not serve {self.model_name} in {timeout_s:.0f} s:\n{tail}")
+
+    def _model_ready(self) -> bool:
+        import tritonclient.grpc as grpcclient
+        from tritonclient.utils import InferenceServerException
+
+        client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{self.grpc_port}")
+        try:
+            return bool(client.is_model_ready(self.model_name, client_timeout=1.0))
+        except InferenceServerException:
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Kill the server's whole process group (TERM, then KILL), and wait for it."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            deadline = time.monotonic() + 10.0
+            while time.monotonic() < deadline and (
+                process.poll() is None or _group_alive(process.pid)
+            ):
+                time.sleep(0.05)
+            if process.poll() is not None and not _group_alive(process.pid):
+                return
+        process.wait()
+
+    def kill(self) -> None:
+        """Kill the server abruptly (SIGKILL to the group), as a crash or power loss would."""
+        process = self._process
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        self.stop()
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a process of the group still runs (zombies waiting to be reaped do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
