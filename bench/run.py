@@ -12,6 +12,8 @@ Three parts, each measured side by side with its reference in the same run:
    undistortion, depth fusion (the pipeline with and without a depth image) and bone-length
    correction (on vs off);
 5. multi_person: a whole frame with 1, 2, 4 and 8 people for both models, and the detector.
+6. triton: the BodyPose3DNet path through a Triton server on loopback vs in-process, and N
+   processes sharing one server (needs Python 3.13 for the server; skipped, saying so, without).
 
 Prints a table with PASS/MISS per target and writes ``<out>/results.json``.
 """
@@ -38,7 +40,7 @@ from bench.common import (
 )
 from bench.targets import checks
 
-PARTS = ("overhead", "e2e", "batching", "metric_3d", "multi_person")
+PARTS = ("overhead", "e2e", "batching", "metric_3d", "multi_person", "triton")
 MAX_VIDEO_FRAMES = 300
 LARGE_IMAGES_PROFILE = (
     Path(__file__).resolve().parent.parent / "config" / "fastdds_large_images.xml"
@@ -199,6 +201,15 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
         _log("part 5: everyone in view, 1 / 2 / 4 / 8 people per frame")
         results["multi_person"] = measure_multi_person(photo, warmup, reps, _log)
+    if "triton" in parts:
+        from bench.triton import SIZE as TRITON_SIZE
+        from bench.triton import measure_triton
+
+        _log("part 4: Triton serving hop and sharing (TEST FIXTURE network)")
+        results["triton"] = measure_triton(
+            resized(photo, TRITON_SIZE), warmup, reps // 3 if quick else reps // 2,
+            1.0 if quick else 4.0, _log,
+        )  # fmt: skip
     results["duration_s"] = round(time.monotonic() - start, 1)
     results.update(_headline(results))
     results["targets"] = [check.as_json() for check in checks(results)]
@@ -236,6 +247,13 @@ DEFINITIONS = {
     "on the BodyPose3DNet path besides the network's own run (tracking, crop + normalise, "
     "decode, batched lift, smoothing, Pose3DArray and markers), (8 people - 1 person) / 7",
     "multi_person_detector_ms": "the default person detector's median time on the 8-person frame",
+    "triton_hop_ms_1_person": "per-frame BodyPose3DNet path through Triton on loopback (shared "
+    "memory) minus in-process ONNX Runtime, 1 person, medians (TEST FIXTURE network; pytriton's "
+    "Python backend adds a process hop a native Triton backend does not)",
+    "triton_hop_ms_8_people": "as triton_hop_ms_1_person with 8 people in one request",
+    "triton_shm_speedup_8_people": "per-frame time with tensors in gRPC messages / with tensors "
+    "in system shared memory, 8 people",
+    "triton_sharing_4_processes": "total frame rate of 4 processes sharing one server / of 1",
 }
 
 
@@ -266,6 +284,12 @@ def _headline(results: dict[str, Any]) -> dict[str, Any]:
         mp = results["multi_person"]
         out["overhead_ms_per_extra_person"] = mp["overhead_ms_per_extra_person"]
         out["multi_person_detector_ms"] = mp["detector_ms"]
+    if "latency" in results.get("triton", {}):
+        t = results["triton"]
+        out["triton_hop_ms_1_person"] = t["latency"]["people1"]["hop_ms_shm"]
+        out["triton_hop_ms_8_people"] = t["latency"]["people8"]["hop_ms_shm"]
+        out["triton_shm_speedup_8_people"] = t["latency"]["people8"]["shm_speedup"]
+        out["triton_sharing_4_processes"] = t["sharing"]["processes4"]["triton_scaling"]
     return out
 
 
@@ -410,6 +434,10 @@ def format_table(results: dict[str, Any]) -> str:
                              + "".join(f"{row[str(n)]:9.2f}" for n in mp["people"]))  # fmt: skip
         lines.append(f"   {'overhead per extra person [ms]':38s}"
                      f"{mp['overhead_ms_per_extra_person']:.3f}")  # fmt: skip
+    if "triton" in results:
+        from bench.triton import format_triton
+
+        lines += format_triton(results["triton"])
     if results["targets"]:
         lines += ["", "targets"]
         for target in checks(results):

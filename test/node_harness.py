@@ -179,6 +179,7 @@ class ProcessHarness:
         self.lock = threading.Lock()
         self.poses: list[tuple[float, Pose3DArray]] = []
         self.diagnostics: dict[str, str] = {}
+        self.diagnostic_level = b""  # DiagnosticStatus.OK / WARN / ERROR of the last message
         self.peer.create_subscription(Pose3DArray, "/proc/poses", self._on_poses, RELIABLE)
         self.peer.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, RELIABLE)
         camera_qos = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE)
@@ -206,6 +207,7 @@ class ProcessHarness:
             if status.hardware_id == "/bodypose3d_proc":
                 with self.lock:
                     self.diagnostics = {kv.key: kv.value for kv in status.values}
+                    self.diagnostic_level = bytes(status.level)
 
     def counter(self, key: str) -> int:
         with self.lock:

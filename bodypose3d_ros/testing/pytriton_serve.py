@@ -5,9 +5,9 @@ Runs in the separate Python 3.13 environment made by ``tools/setup-triton-server
 imports nothing from this package:
 
     .cache/triton-server-venv/bin/python bodypose3d_ros/testing/pytriton_serve.py \
-        --onnx contract.onnx --grpc-port 8001 --http-port 8000 --metrics-port 8002
+        --model bodypose3dnet=contract.onnx --grpc-port 8001 --http-port 8000 --metrics-port 8002
 
-The model is bound under ``--model-name`` with the ONNX file's own tensor names and per-row
+Each ``--model NAME=FILE`` is bound under NAME with the ONNX file's own tensor names and per-row
 shapes (its first dimension is the batch), dynamic batching up to ``--max-batch`` rows. Serving
 the BodyPose3DNet-shaped contract fixture makes the server look like one serving BodyPose3DNet to
 the client; serving a file with other tensor names makes a wrong model. Blocks until killed; kill
@@ -34,8 +34,7 @@ def _row_shape(shape: Sequence[Any]) -> tuple[int, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--onnx", required=True, type=Path)
-    parser.add_argument("--model-name", default="bodypose3dnet")
+    parser.add_argument("--model", action="append", required=True, metavar="NAME=FILE.onnx")
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--grpc-port", type=int, required=True)
     parser.add_argument("--http-port", type=int, required=True)
@@ -52,13 +51,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
-    session = ort.InferenceSession(str(args.onnx), options, providers=["CPUExecutionProvider"])
-    output_names = [o.name for o in session.get_outputs()]
 
-    @batch  # type: ignore[untyped-decorator,unused-ignore]
-    def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
-        feeds = {name: np.ascontiguousarray(value) for name, value in inputs.items()}
-        return dict(zip(output_names, session.run(output_names, feeds), strict=True))
+    def serving(path: str) -> tuple[Any, Any]:
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        output_names = [o.name for o in session.get_outputs()]
+
+        @batch  # type: ignore[untyped-decorator,unused-ignore]
+        def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+            feeds = {name: np.ascontiguousarray(value) for name, value in inputs.items()}
+            return dict(zip(output_names, session.run(output_names, feeds), strict=True))
+
+        return session, infer
 
     def tensors(args_: Sequence[Any]) -> list[Any]:
         return [
@@ -75,15 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         exit_on_error=True,
     )
     with Triton(config=config, workspace=args.workspace) as triton:
-        triton.bind(
-            model_name=args.model_name,
-            infer_func=infer,
-            inputs=tensors(session.get_inputs()),
-            outputs=tensors(session.get_outputs()),
-            config=ModelConfig(max_batch_size=args.max_batch, batcher=DynamicBatcher()),
-            strict=False,
-        )
-        print(f"serving {args.onnx} as {args.model_name} on grpc port {args.grpc_port}", flush=True)
+        for entry in args.model:
+            name, _, path = entry.partition("=")
+            session, infer = serving(path)
+            triton.bind(
+                model_name=name,
+                infer_func=infer,
+                inputs=tensors(session.get_inputs()),
+                outputs=tensors(session.get_outputs()),
+                config=ModelConfig(max_batch_size=args.max_batch, batcher=DynamicBatcher()),
+                strict=False,
+            )
+            print(f"serving {path} as {name} on grpc port {args.grpc_port}", flush=True)
         triton.serve()
     return 0
 

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -51,20 +52,14 @@ def free_port() -> int:
 
 
 class TritonTestServer:
-    """One served ONNX model; ``start``/``stop`` may be repeated (same ports each time)."""
+    """ONNX files served under model names; ``start``/``stop`` may repeat (same ports each time)."""
 
     def __init__(
-        self,
-        python: Path,
-        onnx_path: Path,
-        workdir: Path,
-        model_name: str = "bodypose3dnet",
-        max_batch: int = 8,
+        self, python: Path, models: Mapping[str, Path], workdir: Path, max_batch: int = 8
     ) -> None:
         self.python = python
-        self.onnx_path = onnx_path
+        self.models = dict(models)
         self.workdir = workdir
-        self.model_name = model_name
         self.max_batch = max_batch
         self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
         self.log_path = workdir / f"triton_{self.grpc_port}.log"
@@ -79,7 +74,7 @@ class TritonTestServer:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout_s: float = 180.0) -> None:
-        """Start the server and wait until the model is ready (RuntimeError with its log if not)."""
+        """Start the server; wait until every model is ready (RuntimeError with its log if not)."""
         if self.running:
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -87,8 +82,7 @@ class TritonTestServer:
         command = [
             str(self.python),
             str(SERVE_SCRIPT),
-            f"--onnx={self.onnx_path}",
-            f"--model-name={self.model_name}",
+            *(f"--model={name}={path}" for name, path in self.models.items()),
             f"--max-batch={self.max_batch}",
             f"--grpc-port={self.grpc_port}",
             f"--http-port={self.http_port}",
@@ -102,20 +96,22 @@ class TritonTestServer:
         self._process = process
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and process.poll() is None:
-            if self._model_ready():
+            if self._models_ready():
                 return
             time.sleep(0.2)
         self.stop()
         tail = self.log_path.read_text(errors="replace")[-4000:]
-        raise RuntimeError(f"Triton did not serve {self.model_name} in {timeout_s:.0f} s:\n{tail}")
+        raise RuntimeError(
+            f"Triton did not serve {list(self.models)} in {timeout_s:.0f} s:\n{tail}"
+        )
 
-    def _model_ready(self) -> bool:
+    def _models_ready(self) -> bool:
         import tritonclient.grpc as grpcclient
         from tritonclient.utils import InferenceServerException
 
         client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{self.grpc_port}")
         try:
-            return bool(client.is_model_ready(self.model_name, client_timeout=1.0))
+            return all(client.is_model_ready(name, client_timeout=1.0) for name in self.models)
         except InferenceServerException:
             return False
         finally:
