@@ -163,9 +163,7 @@ def _parse_config(path: Path) -> object:
     return text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
 
 
-def test_repository_config_parses_back_to_the_contract(
-    tmp_path: Path, contract_path: Path
-) -> None:
+def test_repository_config_parses_back_to_the_contract(tmp_path: Path, contract_path: Path) -> None:
     from tritonclient.grpc import model_config_pb2
 
     folder = write_repository(contract_path, tmp_path / "repo", max_batch=6)
