@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import onnxruntime as ort
     from pytriton.decorators import batch
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-    from pytriton.triton import Triton, TritonConfig
+    from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
     logging.basicConfig(level=logging.WARNING)
     options = ort.SessionOptions()
@@ -77,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics_port=args.metrics_port,
         exit_on_error=True,
     )
-    with Triton(config=config, workspace=args.workspace) as triton:
+    # Like a stock tritonserver: no endpoint behind an access token (pytriton restricts shared
+    # memory and the repository index by default). It listens on loopback only.
+    security = TritonSecurityConfig(restricted_endpoints=[])
+    with Triton(config=config, workspace=args.workspace, security_config=security) as triton:
         for entry in args.model:
             name, _, path = entry.partition("=")
             session, infer = serving(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -79,6 +80,7 @@ class TritonTestServer:
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
         workspace = self.workdir / f"workspace_{self.grpc_port}"
+        shutil.rmtree(workspace, ignore_errors=True)  # a killed server leaves its own behind
         command = [
             str(self.python),
             str(SERVE_SCRIPT),

@@ -181,10 +181,12 @@ class TritonEngine:
                 f"({_reason(error)}) — {SERVER_HINT}"
             ) from None
         if not ready:
+            listed = self._served_models()
+            listing = f" (its repository lists: {listed})" if listed else ""
             raise ModelLoadError(
-                f"the Triton server at {url} has no ready model {s.model!r}{version}; it serves: "
-                f"{self._served_models() or 'nothing'} — set triton_model (and "
-                "triton_model_version) to one of those, or load the model on the server"
+                f"the Triton server at {url} has no ready model {s.model!r}{version}{listing} — "
+                "set triton_model (and triton_model_version) to the served model's name, or load "
+                "the model on the server"
             )
         try:
             metadata = self._client.get_model_metadata(
