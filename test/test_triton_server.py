@@ -7,6 +7,7 @@ BodyPose3DNet's tensor names (max batch 8). Skipped only where no Python 3.13 ex
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -112,9 +113,11 @@ def _frames(boxes: list[Box], count: int) -> list[np.ndarray]:
 def test_served_model_is_checked_and_answers_like_onnxruntime(
     server: TritonTestServer, local_engine: OnnxRuntimeEngine, shared_memory: bool
 ) -> None:
+    regions_before = _shm_regions(os.getpid())
     engine = TritonEngine(TritonSettings(server.url, shared_memory=shared_memory))
     try:
         assert engine.shared_memory is shared_memory  # loopback: shared memory works when asked
+        assert len(_shm_regions(os.getpid()) - regions_before) == (2 if shared_memory else 0)
         assert engine.max_batch_size == 8  # the served max_batch_size caps the requests
         assert f"triton {server.url} model bodypose3dnet" in engine.description
         for rows in (1, 8, 11):  # 11 rows: two requests, chunked at the served maximum
@@ -125,6 +128,12 @@ def test_served_model_is_checked_and_answers_like_onnxruntime(
                 np.testing.assert_allclose(served[name], expected, rtol=1e-5, atol=1e-5)
     finally:
         engine.close()
+    assert _shm_regions(os.getpid()) == regions_before  # closing frees /dev/shm
+
+
+def _shm_regions(pid: int) -> set[str]:
+    """The engine's shared-memory regions of process ``pid`` now in /dev/shm."""
+    return {p.name for p in Path("/dev/shm").glob(f"bodypose3d_{pid}_*")}
 
 
 @pytest.mark.parametrize("boxes", [FIVE_BOXES[:1], FIVE_BOXES], ids=["1-person", "5-people"])
@@ -298,3 +307,4 @@ def test_node_keeps_running_through_a_server_outage_and_resumes_by_itself(
             streaming.join(5.0)
         node.close()
         own.stop()
+    assert not _shm_regions(node.process.pid), "the node left shared memory behind"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,6 +50,9 @@ class SharedMemoryIO:
         self._output_offsets, output_size = self._layout(list(output_shapes))
         tag = f"bodypose3d_{os.getpid()}_{next(_instances)}"
         self._regions: list[tuple[str, Any, int]] = []
+        # /dev/shm outlives the process: free the regions even if close() is never called
+        # (a node that exits without cleanup), at the latest when the interpreter exits.
+        self._finalizer = weakref.finalize(self, _destroy, shm, self._regions)
         try:
             self._input_name, self._input = self._create(f"{tag}_in", input_size)
             self._output_name, self._output = self._create(f"{tag}_out", output_size)
@@ -111,8 +115,15 @@ class SharedMemoryIO:
 
     def close(self) -> None:
         """Unregister (best effort: the server may be gone) and free both regions."""
-        regions, self._regions = self._regions, []
-        for name, handle, _ in regions:
+        for name, _, _ in self._regions:
             with contextlib.suppress(Exception):  # the server is gone: nothing to unregister
                 self._client.unregister_system_shared_memory(name)
-            self._shm.destroy_shared_memory_region(handle)
+        self._finalizer()
+
+
+def _destroy(shm: Any, regions: list[tuple[str, Any, int]]) -> None:
+    """Unmap and unlink every region (once: the list is emptied)."""
+    while regions:
+        _, handle, _ = regions.pop()
+        with contextlib.suppress(Exception):
+            shm.destroy_shared_memory_region(handle)
