@@ -208,7 +208,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         _log("part 4: Triton serving hop and sharing (TEST FIXTURE network)")
         results["triton"] = measure_triton(
             resized(photo, TRITON_SIZE), warmup, reps // 3 if quick else reps // 2,
-            1.0 if quick else 4.0, _log,
+            1.0 if quick else 4.0, _log, build_server=not quick,
         )  # fmt: skip
     results["duration_s"] = round(time.monotonic() - start, 1)
     results.update(_headline(results))

@@ -7,7 +7,11 @@ BodyPose3DNet's tensor names (max batch 8). Skipped only where no Python 3.13 ex
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -308,3 +312,31 @@ def test_node_keeps_running_through_a_server_outage_and_resumes_by_itself(
         node.close()
         own.stop()
     assert not _shm_regions(node.process.pid), "the node left shared memory behind"
+
+
+def test_quick_triton_bench_reports_the_hop_and_the_sharing(
+    triton_python: Path, tmp_path: Path
+) -> None:
+    """``make bench``'s Triton part, short: every number present, finite and positive."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--parts", "triton", "--out", str(tmp_path)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    triton = results["triton"]
+    assert "TEST FIXTURE" in triton["network"]
+    for n in (1, 8):
+        row = triton["latency"][f"people{n}"]
+        for kind in ("onnxruntime", "triton_shm", "triton_grpc"):
+            assert math.isfinite(row[kind]["median_ms"])
+            assert row[kind]["median_ms"] > 0
+    for count in (1, 2, 4):
+        assert triton["sharing"][f"processes{count}"]["triton_total_hz"] > 0
+        assert triton["sharing"][f"processes{count}"]["onnxruntime_total_hz"] > 0
+    for key in ("triton_hop_ms_1_person", "triton_shm_speedup_8_people"):
+        assert math.isfinite(results[key])
+    assert "4. Triton serving hop" in run.stdout

@@ -21,24 +21,24 @@ from typing import Final
 SERVE_SCRIPT: Final = Path(__file__).with_name("pytriton_serve.py")
 SETUP_SCRIPT: Final = Path(__file__).resolve().parents[2] / "tools" / "setup-triton-server-env"
 NO_PYTHON_313: Final = 3  # setup script's exit status when no Python 3.13 exists
+NOT_BUILT: Final = 4  # setup script's exit status for --check when the environment is not ready
 
 
 class ServerEnvironmentMissingError(RuntimeError):
     """No Python 3.13 here, so no server environment can exist (tests skip, saying why)."""
 
 
-def server_python(timeout_s: float = 1800.0) -> Path:
-    """The server environment's python, building the environment first if needed.
+def server_python(build: bool = True, timeout_s: float = 1800.0) -> Path:
+    """The server environment's python, building the environment first if needed and ``build``.
 
-    Raises ServerEnvironmentMissingError when this machine has no Python 3.13, RuntimeError when the
-    setup failed (with its output).
+    Raises ServerEnvironmentMissingError when this machine has no Python 3.13 (or, without
+    ``build``, when the environment is not built yet), RuntimeError when the setup failed.
     """
     if not SETUP_SCRIPT.is_file():
         raise ServerEnvironmentMissingError(f"{SETUP_SCRIPT} not found (not a source tree)")
-    done = subprocess.run(
-        [str(SETUP_SCRIPT)], capture_output=True, text=True, timeout=timeout_s, check=False
-    )
-    if done.returncode == NO_PYTHON_313:
+    command = [str(SETUP_SCRIPT)] + ([] if build else ["--check"])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode in (NO_PYTHON_313, NOT_BUILT):
         raise ServerEnvironmentMissingError(done.stderr.strip().splitlines()[-1])
     if done.returncode != 0:
         raise RuntimeError(f"{SETUP_SCRIPT} failed:\n{done.stderr[-3000:]}")
