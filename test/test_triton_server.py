@@ -32,6 +32,7 @@ from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import write_contract_model, write_signature_model
 from bodypose3d_ros.testing.contract_scene import draw_person
 from bodypose3d_ros.testing.triton_server import (
+    SETUP_SCRIPT,
     ServerEnvironmentMissingError,
     TritonTestServer,
     server_python,
@@ -340,3 +341,39 @@ def test_quick_triton_bench_reports_the_hop_and_the_sharing(
     for key in ("triton_hop_ms_1_person", "triton_shm_speedup_8_people"):
         assert math.isfinite(results[key])
     assert "4. Triton serving hop" in run.stdout
+
+
+def test_server_environment_setup_is_idempotent(triton_python: Path) -> None:
+    again = subprocess.run(
+        [str(SETUP_SCRIPT)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.strip() == str(triton_python)
+    assert "creating" not in again.stderr
+    check = subprocess.run(
+        [str(SETUP_SCRIPT), "--check"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert check.returncode == 0
+    assert check.stdout.strip() == str(triton_python)
+
+
+def test_slow_server_times_out_instead_of_piling_up_requests(
+    triton_python: Path, models: dict[str, Path], tmp_path: Path
+) -> None:
+    """A request the server answers later than triton_timeout_s loses its frame; the next ones
+    fail at once while backing off, so a slow server never builds a queue of waiting frames."""
+    slow = TritonTestServer(
+        triton_python, {"bodypose3dnet": models["bodypose3dnet"]}, tmp_path, delay_s=5.0
+    )
+    slow.start()
+    engine = TritonEngine(TritonSettings(slow.url, timeout_s=0.5))
+    try:
+        feeds = _feeds(1, seed=5)
+        with pytest.raises(EngineUnavailableError, match="DEADLINE_EXCEEDED"):
+            engine.run(feeds)
+        with pytest.raises(EngineUnavailableError, match="retrying in"):
+            engine.run(feeds)
+        assert engine.failures == 1  # the second call never reached the server
+    finally:
+        engine.close()
+        slow.stop()

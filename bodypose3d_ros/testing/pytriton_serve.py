@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metrics-port", type=int, required=True)
     parser.add_argument("--workspace", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
+    parser.add_argument("--delay-s", type=float, default=0.0, help="answer this much later (slow)")
     args = parser.parse_args(argv)
 
     import onnxruntime as ort
@@ -59,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         @batch  # type: ignore[untyped-decorator,unused-ignore]
         def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
             feeds = {name: np.ascontiguousarray(value) for name, value in inputs.items()}
+            if args.delay_s > 0:
+                time.sleep(args.delay_s)  # an overloaded server, for timeout tests
             return dict(zip(output_names, session.run(output_names, feeds), strict=True))
 
         return session, infer

@@ -56,9 +56,15 @@ class TritonTestServer:
     """ONNX files served under model names; ``start``/``stop`` may repeat (same ports each time)."""
 
     def __init__(
-        self, python: Path, models: Mapping[str, Path], workdir: Path, max_batch: int = 8
+        self,
+        python: Path,
+        models: Mapping[str, Path],
+        workdir: Path,
+        max_batch: int = 8,
+        delay_s: float = 0.0,
     ) -> None:
         self.python = python
+        self.delay_s = delay_s
         self.models = dict(models)
         self.workdir = workdir
         self.max_batch = max_batch
@@ -90,6 +96,7 @@ class TritonTestServer:
             f"--http-port={self.http_port}",
             f"--metrics-port={self.metrics_port}",
             f"--workspace={workspace}",
+            f"--delay-s={self.delay_s}",
         ]
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(

@@ -152,7 +152,11 @@ class TritonEngine:
         self._retry_delay = FIRST_RETRY_S
         self.failures = 0
         self.reconnects = 0
-        self._connect(at_start=True)
+        try:
+            self._connect(at_start=True)
+        except Exception:
+            self._client.close()
+            raise
         self._use_shared_memory = settings.shared_memory and is_local_host(address.host)
         if self._use_shared_memory:
             self._shared = self._try_shared_memory()
