@@ -155,7 +155,7 @@ class TritonEngine:
         try:
             self._connect(at_start=True)
         except Exception:
-            self._client.close()
+            self.close()  # the channel, not left open behind a failed configure
             raise
         self._use_shared_memory = settings.shared_memory and is_local_host(address.host)
         if self._use_shared_memory:
