@@ -224,6 +224,8 @@ class TritonEngine:
         self._output_shapes = {t.name: _row_dims(t) for t in outputs}
         if not at_start and self._shared is not None:
             self._shared.register(self._client)
+            # The regions were sized at start: a server now allowing more rows gets chunks.
+            self.max_batch_size = min(self.max_batch_size, self._shared.max_rows)
 
     def _served_models(self) -> str:
         try:

@@ -61,6 +61,11 @@ class SharedMemoryIO:
             self.close()
             raise
 
+    @property
+    def max_rows(self) -> int:
+        """The most batch rows the regions hold."""
+        return self._max_rows
+
     def _layout(self, names: list[str]) -> tuple[dict[str, int], int]:
         offsets: dict[str, int] = {}
         position = 0
