@@ -2,7 +2,7 @@
 
     tools/with-env python -m bench.run [--quick] [--seconds 20] [--video CLIP] [--out bench]
 
-Three parts, each measured side by side with its reference in the same run:
+The parts, each measured side by side with its reference in the same run:
 
 1. overhead: per-frame cost of decoding, lifting + smoothing and message building (no model),
    next to BlazePose's own time on the same frames, at 640x480 and 1280x720;
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         from bench.triton import SIZE as TRITON_SIZE
         from bench.triton import measure_triton
 
-        _log("part 4: Triton serving hop and sharing (TEST FIXTURE network)")
+        _log("part 5: Triton serving hop and sharing (TEST FIXTURE network)")
         results["triton"] = measure_triton(
             resized(photo, TRITON_SIZE), warmup, reps // 3 if quick else reps // 2,
             1.0 if quick else 4.0, _log, build_server=not quick,
