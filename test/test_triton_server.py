@@ -275,7 +275,9 @@ def test_node_keeps_running_through_a_server_outage_and_resumes_by_itself(
     try:
         node.wait_until_active()
         streaming.start()
-        assert wait_for(lambda: len(node.poses) >= 3, 60.0), node.node.log()[-3000:]
+        assert wait_for(lambda: len(node.poses) >= 3, 60.0), (
+            node.node.log()[-2000:] + own.log_tail()
+        )
 
         rejected_before = node.counter("frames rejected (bad input)")
         own.kill()

@@ -115,16 +115,40 @@ class TritonTestServer:
         )
 
     def _models_ready(self) -> bool:
+        """Every model reports ready and answers a one-row request of zeros.
+
+        "Ready" alone comes before pytriton's Python backend has connected to the process that
+        runs the model; on a busy machine the first requests then fail. Tests start on an
+        answering server.
+        """
+        import numpy as np
         import tritonclient.grpc as grpcclient
         from tritonclient.utils import InferenceServerException
 
         client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{self.grpc_port}")
         try:
-            return all(client.is_model_ready(name, client_timeout=1.0) for name in self.models)
+            for name in self.models:
+                if not client.is_model_ready(name, client_timeout=1.0):
+                    return False
+                inputs = []
+                for tensor in client.get_model_metadata(name, as_json=True)["inputs"]:
+                    shape = [max(int(d), 1) for d in tensor["shape"]]
+                    request = grpcclient.InferInput(tensor["name"], shape, tensor["datatype"])
+                    request.set_data_from_numpy(np.zeros(shape, np.float32))
+                    inputs.append(request)
+                client.infer(name, inputs, client_timeout=30.0)
+            return True
         except InferenceServerException:
             return False
         finally:
             client.close()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the server's log (all its starts), for failure messages."""
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no server log)"
 
     def stop(self) -> None:
         """Kill the server's whole process group (TERM, then KILL), and wait for it."""
