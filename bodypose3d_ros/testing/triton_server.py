@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -71,6 +72,7 @@ class TritonTestServer:
         self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
         self.log_path = workdir / f"triton_{self.grpc_port}.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._workspace: Path | None = None
 
     @property
     def url(self) -> str:
@@ -85,8 +87,10 @@ class TritonTestServer:
         if self.running:
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
-        workspace = self.workdir / f"workspace_{self.grpc_port}"
-        shutil.rmtree(workspace, ignore_errors=True)  # a killed server leaves its own behind
+        # pytriton puts Unix sockets in its workspace, and a socket path may not exceed 107
+        # bytes: a short folder of its own, not one below the (long) pytest folders.
+        self._workspace = Path(tempfile.mkdtemp(prefix="bp3d_triton_"))
+        workspace = self._workspace / "ws"
         command = [
             str(self.python),
             str(SERVE_SCRIPT),
@@ -151,21 +155,15 @@ class TritonTestServer:
             return "(no server log)"
 
     def stop(self) -> None:
-        """Kill the server's whole process group (TERM, then KILL), and wait for it."""
+        """Kill the server's whole process group (TERM, then KILL), wait, remove its workspace."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
-            deadline = time.monotonic() + 10.0
-            while time.monotonic() < deadline and (
-                process.poll() is None or _group_alive(process.pid)
-            ):
-                time.sleep(0.05)
-            if process.poll() is not None and not _group_alive(process.pid):
-                return
-        process.wait()
+        try:
+            if process is not None:
+                _kill_group(process)
+        finally:
+            if self._workspace is not None:
+                shutil.rmtree(self._workspace, ignore_errors=True)
+                self._workspace = None
 
     def kill(self) -> None:
         """Kill the server abruptly (SIGKILL to the group), as a crash or power loss would."""
@@ -174,6 +172,19 @@ class TritonTestServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
         self.stop()
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """TERM the process group, then KILL it, each time waiting until no member runs."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and (process.poll() is None or _group_alive(process.pid)):
+            time.sleep(0.05)
+        if process.poll() is not None and not _group_alive(process.pid):
+            return
+    process.wait()
 
 
 def _group_alive(pgid: int) -> bool:
