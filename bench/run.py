@@ -205,7 +205,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         from bench.triton import SIZE as TRITON_SIZE
         from bench.triton import measure_triton
 
-        _log("part 5: Triton serving hop and sharing (TEST FIXTURE network)")
+        _log("part 6: Triton serving hop and sharing (TEST FIXTURE network)")
         results["triton"] = measure_triton(
             resized(photo, TRITON_SIZE), warmup, reps // 3 if quick else reps // 2,
             1.0 if quick else 4.0, _log, build_server=not quick,

@@ -1,4 +1,4 @@
-"""Part 5: BodyPose3DNet served by a Triton Inference Server on loopback vs in-process.
+"""Part 6: BodyPose3DNet served by a Triton Inference Server on loopback vs in-process.
 
 What the serving hop costs: one frame's ``BodyPose3DNetModel.estimate`` (crop, engine, decode)
 with 1 and 8 people through in-process ONNX Runtime, through Triton with tensors in system
@@ -201,8 +201,8 @@ def measure_triton(
 def format_triton(t: dict[str, Any]) -> list[str]:
     """The table lines of this part."""
     if "skipped" in t:
-        return ["", f"5. Triton: skipped ({t['skipped']})"]
-    lines = ["", f"5. Triton serving hop: {t['network']}", f"   {t['server']}, {t['resolution']}"]
+        return ["", f"6. Triton: skipped ({t['skipped']})"]
+    lines = ["", f"6. Triton serving hop: {t['network']}", f"   {t['server']}, {t['resolution']}"]
     lines.append(f"   {'per frame, median [ms]':28s}" + "".join(f"{k:>14s}" for k in ENGINES))
     for n in PEOPLE:
         row = t["latency"][f"people{n}"]

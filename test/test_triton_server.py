@@ -346,7 +346,7 @@ def test_quick_triton_bench_reports_the_hop_and_the_sharing(
         assert triton["sharing"][f"processes{count}"]["onnxruntime_total_hz"] > 0
     for key in ("triton_hop_ms_1_person", "triton_shm_speedup_8_people"):
         assert math.isfinite(results[key])
-    assert "5. Triton serving hop" in run.stdout
+    assert "6. Triton serving hop" in run.stdout
 
 
 def test_server_environment_setup_is_idempotent(triton_python: Path) -> None:
