@@ -161,7 +161,7 @@ class PosePipeline:
         else:
             targets = []
         if self.detector is not None and not targets:
-            targets = tracker.match(self.detector.detect(image_bgr, stamp))
+            targets = tracker.match(self.detector.detect(image_bgr, stamp), width, height)
             detected = True
             self._frames_since_detection = 0
         self._frames_since_detection += 1

@@ -9,12 +9,24 @@ image when there is no detector) and the pose model, and decides where the model
   keep their own ids; every matched or new track gets one crop: its detection box;
 * ``follow`` gives the crops of the people seen in the previous frame without a detector run: the
   box of their last confident keypoints, moved by their velocity (constant-velocity prediction)
-  and grown by a margin;
+  and grown by a margin. A crop that lies mostly outside the image is not made: that person is
+  leaving through the border, and their track coasts and expires;
+* ``match`` also follows a published person the detector missed this frame but who was seen in
+  the previous one (detectors miss people who are in plain view now and then). Such a pose is
+  taken only when it proves to be that person: enough confident keypoints inside the image, in
+  the place the track predicts (box overlap and keypoint similarity), and no duplicate of a pose
+  or detection of this frame. It never starts a track and never confirms one;
 * ``observe`` takes the model's poses for those crops. A track is a person only while its pose
   has enough confident keypoints; a new track is published only once it was found ``min_hits``
   times (a one-frame false detection never is), and its id (``body_<n>``, never reused) is given
   then. A track that is not seen coasts on its prediction for ``max_age_s`` and is reported lost
   exactly once, when it expires.
+
+An unconfirmed track whose detection crops gave no person-like pose ``_BARREN_LIMIT`` times in a
+row (someone the detector sees but the pose model never makes out, such as a person mostly cut
+off by the border) stops costing a crop: the detector's finds keep it alive, so no new track
+replaces it, and its crop is tried again once every ``max_age_s`` in case the person became
+visible.
 
 Time comes from the frames' stamps. A stamp that repeats or goes back (a bag played in a loop,
 a restarted driver) advances the tracker's own clock by the typical frame period instead, so
@@ -49,6 +61,15 @@ _VELOCITY_GAIN: Final = 0.3  # weight of the newest displacement in the velocity
 _MAX_ACCELERATION: Final = 20.0
 # Two views of one person have nearly the same keypoint box; below this IoU they are two people.
 _DUPLICATE_MIN_IOU: Final = 0.3
+# A followed crop with less than this share of its area inside the image is not made.
+_MIN_CROP_INSIDE: Final = 0.5
+# A pose from a crop that followed a missed person must be this similar to the track's
+# prediction (mean of keypoint-box IoU and keypoint OKS, as in matching, but stricter).
+_FOLLOW_MIN_SIMILARITY: Final = 0.4
+# A detection box holding this share of a followed pose's confident keypoints claims that pose.
+_CLAIMED_SHARE: Final = 0.5
+# Detection crops in a row without a person-like pose before an unconfirmed track is suppressed.
+_BARREN_LIMIT: Final = 3
 
 
 @dataclass(frozen=True)
@@ -80,12 +101,14 @@ class Target:
     """One crop for the model: which track it is for (None: a whole-image search) and where.
 
     ``found`` says the crop comes from a finder (a detection, or a search): a good pose in it
-    counts towards the track's confirmation.
+    counts towards the track's confirmation. ``verify`` marks a crop that follows a published
+    person the detector missed: its pose must prove to be that person before it is taken.
     """
 
     track: int | None
     box: Box
     found: bool
+    verify: bool = False
 
 
 @dataclass
@@ -103,6 +126,8 @@ class _Track:
     keypoint_box: FloatArray | None = None  # box of the last pose's confident keypoints
     centre: FloatArray | None = None  # median of the last pose's confident keypoints
     pose_seen_at: float = 0.0  # tracker clock of the last pose
+    barren: int = 0  # detection crops in a row that gave no person-like pose
+    next_try: float = -math.inf  # tracker clock before which a barren track gets no crop
 
 
 def _corners(box: Box) -> FloatArray:
@@ -196,6 +221,8 @@ class PersonTracker:
         self._lost: list[str] = []
         self._lost_pending: list[str] = []  # forgotten by reset(), reported at the next frame
         self.hits_when_following = False  # with no detector, following is the only finding
+        self._size = (0, 0)  # width, height of the current frame (known once targets are made)
+        self._detections: FloatArray = np.zeros((0, 4))  # this frame's detection boxes
 
     # ------------------------------------------------------------------------------ state
     @property
@@ -263,28 +290,69 @@ class PersonTracker:
 
     def follow(self, width: int, height: int) -> list[Target]:
         """Crops for the people seen in the previous frame, at their predicted place."""
-        m = self.params.margin
+        self._size = (width, height)
+        self._detections = np.zeros((0, 4))
         targets: list[tuple[tuple[bool, float], Target]] = []
         for track in self._tracks.values():
-            if not self._followed(track) or track.keypoint_box is None:
-                continue
-            shift = self._shift(track, track.pose_seen_at)
-            x0, y0, x1, y1 = (track.keypoint_box + np.concatenate([shift, shift])).tolist()
-            w, h = x1 - x0, y1 - y0
-            x0, y0 = max(0.0, x0 - m * w), max(0.0, y0 - m * h)
-            x1, y1 = min(float(width), x1 + m * w), min(float(height), y1 + m * h)
-            if x1 >= x0 and y1 >= y0 and max(x1 - x0, y1 - y0) >= 1.0:
-                box = Box(x0, y0, x1 - x0, y1 - y0)
+            box = self._follow_box(track, width, height) if self._followed(track) else None
+            if box is not None:
                 targets.append(((not track.id, -track.score), Target(track.key, box, False)))
         return self._capped(targets)
 
-    def match(self, detections: Sequence[Detection]) -> list[Target]:
-        """Assign detections to tracks (new tracks for the rest); one crop per detection."""
+    def _predicted_keypoint_box(self, track: _Track) -> FloatArray | None:
+        if track.keypoint_box is None:
+            return None
+        shift = self._shift(track, track.pose_seen_at)
+        predicted: FloatArray = track.keypoint_box + np.concatenate([shift, shift])
+        return predicted
+
+    def _follow_box(self, track: _Track, width: int, height: int) -> Box | None:
+        """The track's predicted keypoint box grown by the margin and cut to the image; None
+        when most of it lies outside the image (the person is leaving through the border)."""
+        predicted = self._predicted_keypoint_box(track)
+        if predicted is None:
+            return None
+        m = self.params.margin
+        x0, y0, x1, y1 = predicted.tolist()
+        w, h = x1 - x0, y1 - y0
+        x0, y0, x1, y1 = x0 - m * w, y0 - m * h, x1 + m * w, y1 + m * h
+        area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+        x0, y0 = max(0.0, x0), max(0.0, y0)
+        x1, y1 = min(float(width), x1), min(float(height), y1)
+        if x1 < x0 or y1 < y0 or max(x1 - x0, y1 - y0) < 1.0:
+            return None
+        if area > 0.0 and (x1 - x0) * (y1 - y0) < _MIN_CROP_INSIDE * area:
+            return None
+        return Box(x0, y0, x1 - x0, y1 - y0)
+
+    def match(
+        self, detections: Sequence[Detection], width: int = 0, height: int = 0
+    ) -> list[Target]:
+        """Assign detections to tracks (new tracks for the rest); one crop per detection.
+
+        With the image size, a published person seen in the previous frame whose detection is
+        missing now gets a crop that follows them (``verify``), as :meth:`follow` would make.
+        An unconfirmed track whose crops keep giving no pose gets none (see the module doc).
+        """
+        self._size = (width, height)
+        self._detections = np.array([_corners(d.box) for d in detections]).reshape(-1, 4)
         keys = self._associate(detections)
-        targets = [
-            ((not self._tracks[key].id, -float(det.score)), Target(key, det.box, True))
-            for key, det in zip(keys, detections, strict=True)
-        ]
+        targets: list[tuple[tuple[bool, float], Target]] = []
+        for key, det in zip(keys, detections, strict=True):
+            track = self._tracks[key]
+            if not track.id and self._clock < track.next_try:  # barren: no crop for now
+                self._sighted(track, _corners(det.box), None, None, float(det.score))
+                continue
+            targets.append(((not track.id, -float(det.score)), Target(key, det.box, True)))
+        if width > 0 and height > 0:
+            matched = set(keys)
+            for track in self._tracks.values():
+                if not track.id or track.key in matched or not self._followed(track):
+                    continue
+                box = self._follow_box(track, width, height)
+                if box is not None:
+                    target = Target(track.key, box, False, verify=True)
+                    targets.append(((False, -track.score), target))
         return self._capped(targets)
 
     def _capped(self, ranked: list[tuple[tuple[bool, float], Target]]) -> list[Target]:
@@ -378,9 +446,17 @@ class PersonTracker:
                 continue
             detected = _corners(target.box) if target.found else None
             if pose is not None and mask is not None and person:
-                seen.append(_Seen(track, pose, mask, target.found, detected, _corners(target.box)))
+                item = _Seen(track, pose, mask, target.found, detected, _corners(target.box))
+                item.verify = target.verify
+                if target.verify and not self._is_followed_person(item):
+                    continue  # not provably the person followed: they coast instead
+                seen.append(item)
+                track.barren = 0
             elif detected is not None:  # the detector saw someone the model could not make out
                 self._sighted(track, detected, None, None, track.score)
+                track.barren += 1
+                if not track.id and track.barren >= _BARREN_LIMIT:
+                    track.next_try = self._clock + p.max_age_s
         if searched:
             detections = [
                 pose_to_detection(pose, p.min_keypoint_confidence) for pose, _ in searched
@@ -416,7 +492,8 @@ class PersonTracker:
         pairs alone.
         """
         seen = sorted(
-            seen, key=lambda s: (not s.track.id, -s.fit, -s.track.hits, -float(s.pose.score))
+            seen,
+            key=lambda s: (s.verify, not s.track.id, -s.fit, -s.track.hits, -float(s.pose.score)),
         )
         boxes = np.array([s.keypoint_box for s in seen]).reshape(-1, 4)
         overlap = _iou_corners(boxes, boxes) > _DUPLICATE_MIN_IOU
@@ -428,10 +505,46 @@ class PersonTracker:
             ):
                 continue
             used.add(item.track.key)
-            if item.found or self.hits_when_following:
+            if item.found or (self.hits_when_following and not item.verify):
                 item.track.hits += 1
             kept.append(i)
         return [seen[i] for i in kept]
+
+    def _is_followed_person(self, item: _Seen) -> bool:
+        """Whether a pose from a crop that followed a missed person is really that person.
+
+        It must have enough confident keypoints inside the image, lie where the track predicts
+        them (box overlap and keypoint similarity, as in matching, but stricter), and not sit
+        in a detection box of this frame (that person was found, and given to another track).
+        """
+        p = self.params
+        width, height = self._size
+        uv = item.uv
+        inside = (uv[:, 0] >= 0) & (uv[:, 0] <= width) & (uv[:, 1] >= 0) & (uv[:, 1] <= height)
+        if int(np.count_nonzero(item.mask & inside)) < p.min_confident_keypoints:
+            return False
+        track = item.track
+        predicted = self._predicted_keypoint_box(track)
+        if predicted is None or track.uv is None or track.confident is None:
+            return False
+        iou = float(_iou_corners(item.keypoint_box[None], predicted[None])[0, 0])
+        shift = self._shift(track, track.pose_seen_at)
+        area = float(np.prod(np.clip(predicted[2:] - predicted[:2], 1.0, None)))
+        coco = pose_to_detection(item.pose, p.min_keypoint_confidence).keypoints
+        assert coco is not None
+        oks = keypoint_similarity(
+            coco, track.uv + shift, track.confident, area, p.min_keypoint_confidence
+        )
+        similarity = iou if math.isnan(oks) else 0.5 * (iou + oks)
+        if similarity < _FOLLOW_MIN_SIMILARITY:
+            return False
+        points = uv[item.mask]
+        for x0, y0, x1, y1 in self._detections.tolist():
+            within = (points[:, 0] >= x0) & (points[:, 0] <= x1)
+            within &= (points[:, 1] >= y0) & (points[:, 1] <= y1)
+            if float(within.mean()) >= _CLAIMED_SHARE:
+                return False
+        return True
 
     def _sighted(
         self, track: _Track, box: FloatArray, uv: FloatArray | None,
@@ -474,6 +587,7 @@ class _Seen:
     uv: FloatArray = field(init=False)
     keypoint_box: FloatArray = field(init=False)
     fit: float = field(init=False)  # IoU of the pose's keypoint box with ``crop``
+    verify: bool = False  # from a crop that followed a person the detector missed
 
     def __post_init__(self) -> None:
         self.uv = np.asarray(self.pose.uv, dtype=np.float64).reshape(-1, 2)
