@@ -7,7 +7,7 @@ crossing, hiding for a few frames, and a person who shows up in one frame only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -15,12 +15,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from bodypose3d_ros.core.detection import Detection
 from bodypose3d_ros.core.detectors.factory import create_detector
-from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.intrinsics import Intrinsics, default_intrinsics
 from bodypose3d_ros.core.models.factory import create_model
 from bodypose3d_ros.core.pipeline import PipelineConfig, PoseModel, PosePipeline
 from bodypose3d_ros.core.tracking import TrackerParams
-from bodypose3d_ros.core.types import Person3D
+from bodypose3d_ros.core.types import Box, Person3D, Pose25D
 from bodypose3d_ros.testing.walkers import (
     BUS_FULL_PEOPLE,
     SIZE,
@@ -177,6 +178,118 @@ def test_a_real_person_hidden_for_five_frames_keeps_the_id_and_a_one_frame_one_n
     assert len(ids) == 1, "the same id before and after hiding"
     assert every_id == ids, "the person seen in one frame only was never published"
     assert lost == []
+
+
+class MissingDetector:
+    """The real detector, missing whoever stands between ``missed`` x bounds (as detectors
+    sometimes miss someone in plain view), and counting what it really found."""
+
+    name = "movenet"
+    description = "movenet with chosen misses"
+
+    def __init__(self, cache: Path) -> None:
+        self.inner = create_detector("movenet", cache_dir=str(cache))
+        self.missed: tuple[float, float] | None = None
+        self.found: list[int] = []
+
+    def detect(self, image_bgr: npt.NDArray[np.uint8], stamp: float) -> list[Detection]:
+        found = self.inner.detect(image_bgr, stamp)
+        self.found.append(len(found))
+        if self.missed is None:
+            return found
+        x0, x1 = self.missed
+        return [d for d in found if not x0 <= d.box.center[0] <= x1]
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_real_person_the_detector_misses_is_still_published_with_the_same_id(
+    model: PoseModel, model_cache_dir: Path, walking: tuple[Cutout, Cutout, Frame]
+) -> None:
+    a, _, background = walking
+    detector = MissingDetector(model_cache_dir)
+    pipeline = PosePipeline(model, PipelineConfig(smoothing=False), detector)
+    k = default_intrinsics(*SIZE)
+    ids: set[str] = set()
+    try:
+        for t in range(16):  # 10 Hz, walking right; the detector misses them in frames 6..9
+            x = 200.0 + 15.0 * t
+            places = {"a": (a, x)}
+            detector.missed = (x, x + a.width) if 6 <= t < 10 else None
+            result = pipeline.process(scene(background, [(a, x)]), k, 10.0 + t / 10)
+            assert result.lost_ids == []
+            if t >= 3:
+                assert len(result.people) == 1, f"frame {t}: published"
+                assert _owner(result.people[0], places) == "a"
+                ids.add(result.people[0].id)
+    finally:
+        detector.close()
+    assert detector.found[6:10] == [1, 1, 1, 1], "in plain view: the real detector saw them"
+    assert len(ids) == 1, "the same id through the misses"
+
+
+def test_a_real_person_leaving_through_the_border_never_gets_a_second_id(
+    model: PoseModel, model_cache_dir: Path, walking: tuple[Cutout, Cutout, Frame]
+) -> None:
+    a, _, background = walking
+    detector = MissingDetector(model_cache_dir)
+    pipeline = PosePipeline(model, PipelineConfig(smoothing=False), detector)
+    k = default_intrinsics(*SIZE)
+    ids: set[str] = set()
+    lost: list[str] = []
+    published_at_border = False
+    try:
+        for t in range(40):  # 10 Hz, walking left out of the image, then gone for > 1 s
+            x = 300.0 - 25.0 * t
+            places = {"a": (a, x)}
+            # Missed from the moment they touch the border: followed until mostly out.
+            detector.missed = (-1e9, 1e9) if x < 0 else None
+            result = pipeline.process(scene(background, [(a, x)]), k, 20.0 + t / 10)
+            lost += result.lost_ids
+            assert len(result.people) <= 1, f"frame {t}: one person, one skeleton"
+            for person in result.people:
+                assert _owner(person, places) == "a"
+                ids.add(person.id)
+                published_at_border |= x < 0
+            if lost:
+                break
+    finally:
+        detector.close()
+    assert len(ids) == 1
+    assert lost == list(ids), "the id is lost once, after they left"
+    assert published_at_border, "followed while partly out of view"
+
+
+def test_a_real_person_the_pose_model_never_makes_out_stops_costing_crops(
+    model: PoseModel, model_cache_dir: Path, bus_image_path: Path
+) -> None:
+    """bus.jpg's man cut by the right border: the detector finds him, BlazePose never does."""
+    image = cv2.imread(str(bus_image_path))
+    assert image is not None
+    height, width = image.shape[:2]
+    detector = MissingDetector(model_cache_dir)
+    pipeline = PosePipeline(model, PipelineConfig(smoothing=False), detector)
+    crops: list[int] = []
+    estimate = model.estimate
+
+    def counting(image_bgr: np.ndarray, boxes: Sequence[Box], k: Intrinsics) -> list[Pose25D]:
+        crops.append(len(boxes))
+        return estimate(image_bgr, boxes, k)
+
+    k = default_intrinsics(width, height)
+    frames = 30
+    try:
+        model.estimate = counting  # type: ignore[method-assign]
+        published = [len(pipeline.process(image, k, t / 10).people) for t in range(frames)]
+    finally:
+        del model.estimate
+        detector.close()
+    assert published[-1] >= 2
+    unmade = [c - p for c, p in zip(crops[3:], published[3:], strict=True)]
+    assert min(detector.found) > published[-1], "the detector finds someone not published"
+    # Tried a few times, then once per track_max_age_s (1 s: every 10th frame) at most.
+    assert sum(1 for extra in unmade if extra > 0) <= (frames - 3) // 10 + 1, crops
 
 
 # ------------------------------------------------------------------------------ the node
