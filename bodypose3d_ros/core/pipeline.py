@@ -9,7 +9,9 @@ engine splits batches larger than its maximum) and one batched lift.
 Without a detector the model itself finds the person: it looks at the whole image until someone
 is seen, then at the crop that follows their keypoints (one person, close range). With one, the
 detector runs every ``detection_interval``-th frame; the frames between follow the tracked
-people's predicted crops, and any frame with nobody followed runs the detector again.
+people's predicted crops, and any frame with nobody followed runs the detector again. On a
+detector frame, a published person the detector missed is also looked for in their followed crop
+(the tracker takes that pose only when it is provably them).
 """
 
 from __future__ import annotations

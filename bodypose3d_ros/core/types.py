@@ -40,7 +40,9 @@ class Pose25D:
 
     ``uv`` (34, 2) pixels in the source image; ``z_rel`` (34,) depth relative to the pelvis in
     scale-normalised units (pelvis-neck = 1, pelvis = 0); ``confidence`` (34,) in 0..1.
-    ``box`` is the crop the model looked at (the published ROI).
+    ``box`` (the published ROI) is the person's region: a box holding their sure keypoints
+    (confidence >= 0.5); BodyPose3DNet gives the crop it was fed, BlazePose the box of its sure
+    keypoints grown by 10% (its crops are squares padded with black, no use to a consumer).
     """
 
     uv: FloatArray

@@ -23,7 +23,9 @@ crop). Depth comes from BlazePose's metric world landmarks (metres, origin betwe
 which do not depend on the crop. Their axes match the camera optical frame: x to the image right,
 y down, z away from the camera. ``z_rel`` is the depth relative to the pelvis divided by the
 pelvis-neck distance, the scale-normalised unit the lifting expects. The score is
-:func:`~bodypose3d_ros.core.skeleton.person_score`, as for every backend.
+:func:`~bodypose3d_ros.core.skeleton.person_score`, as for every backend. The pose's box (the
+published ROI) is the box of the sure keypoints grown by 10%, not the crop: the crop is a square
+padded with black that says little about the person.
 """
 
 from __future__ import annotations
