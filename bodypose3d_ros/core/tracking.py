@@ -9,13 +9,14 @@ image when there is no detector) and the pose model, and decides where the model
   keep their own ids; every matched or new track gets one crop: its detection box;
 * ``follow`` gives the crops of the people seen in the previous frame without a detector run: the
   box of their last confident keypoints, moved by their velocity (constant-velocity prediction)
-  and grown by a margin. A crop that lies mostly outside the image is not made: that person is
-  leaving through the border, and their track coasts and expires;
+  and grown by a margin;
 * ``match`` also follows a published person the detector missed this frame but who was seen in
   the previous one (detectors miss people who are in plain view now and then). Such a pose is
   taken only when it proves to be that person: enough confident keypoints inside the image, in
   the place the track predicts (box overlap and keypoint similarity), and no duplicate of a pose
-  or detection of this frame. It never starts a track and never confirms one;
+  or detection of this frame. It never starts a track and never confirms one. Such a crop that
+  would lie mostly outside the image is not made: that person is leaving through the border,
+  and their track coasts and expires;
 * ``observe`` takes the model's poses for those crops. A track is a person only while its pose
   has enough confident keypoints; a new track is published only once it was found ``min_hits``
   times (a one-frame false detection never is), and its id (``body_<n>``, never reused) is given
@@ -294,7 +295,7 @@ class PersonTracker:
         self._detections = np.zeros((0, 4))
         targets: list[tuple[tuple[bool, float], Target]] = []
         for track in self._tracks.values():
-            box = self._follow_box(track, width, height) if self._followed(track) else None
+            box = self._follow_box(track, width, height, False) if self._followed(track) else None
             if box is not None:
                 targets.append(((not track.id, -track.score), Target(track.key, box, False)))
         return self._capped(targets)
@@ -306,9 +307,12 @@ class PersonTracker:
         predicted: FloatArray = track.keypoint_box + np.concatenate([shift, shift])
         return predicted
 
-    def _follow_box(self, track: _Track, width: int, height: int) -> Box | None:
+    def _follow_box(
+        self, track: _Track, width: int, height: int, mostly_inside: bool
+    ) -> Box | None:
         """The track's predicted keypoint box grown by the margin and cut to the image; None
-        when most of it lies outside the image (the person is leaving through the border)."""
+        when nothing of it is left or, with ``mostly_inside``, when most of it lies outside the
+        image (the person is leaving through the border)."""
         predicted = self._predicted_keypoint_box(track)
         if predicted is None:
             return None
@@ -321,7 +325,7 @@ class PersonTracker:
         x1, y1 = min(float(width), x1), min(float(height), y1)
         if x1 < x0 or y1 < y0 or max(x1 - x0, y1 - y0) < 1.0:
             return None
-        if area > 0.0 and (x1 - x0) * (y1 - y0) < _MIN_CROP_INSIDE * area:
+        if mostly_inside and area > 0.0 and (x1 - x0) * (y1 - y0) < _MIN_CROP_INSIDE * area:
             return None
         return Box(x0, y0, x1 - x0, y1 - y0)
 
@@ -349,7 +353,7 @@ class PersonTracker:
             for track in self._tracks.values():
                 if not track.id or track.key in matched or not self._followed(track):
                     continue
-                box = self._follow_box(track, width, height)
+                box = self._follow_box(track, width, height, True)
                 if box is not None:
                     target = Target(track.key, box, False, verify=True)
                     targets.append(((False, -track.score), target))
@@ -530,8 +534,8 @@ class PersonTracker:
         iou = float(_iou_corners(item.keypoint_box[None], predicted[None])[0, 0])
         shift = self._shift(track, track.pose_seen_at)
         area = float(np.prod(np.clip(predicted[2:] - predicted[:2], 1.0, None)))
-        coco = pose_to_detection(item.pose, p.min_keypoint_confidence).keypoints
-        assert coco is not None
+        confidence = np.asarray(item.pose.confidence, dtype=np.float64).reshape(-1)
+        coco = np.column_stack([uv[COCO17_TO_SKELETON], confidence[COCO17_TO_SKELETON]])
         oks = keypoint_similarity(
             coco, track.uv + shift, track.confident, area, p.min_keypoint_confidence
         )
