@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     parser.add_argument("--startup-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        help="most seconds to wait for the output of the last frame sent",
+    )
     return parser  # fmt: skip
 
 
@@ -79,7 +85,22 @@ class Recording:
 
     poses: list[tuple[float, Any]] = field(default_factory=list)
     markers: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def add_poses(self, arrival: float, msg: Any) -> None:
+        with self.arrived:
+            self.poses.append((arrival, msg))
+            self.arrived.notify_all()
+
+    def wait_for_stamp(self, stamp: tuple[int, int], timeout_s: float) -> bool:
+        """Wait until the output for the frame stamped ``stamp`` came back. The node never
+        drops the newest frame, so the last frame sent is always answered."""
+
+        def answered() -> bool:
+            return any((m.header.stamp.sec, m.header.stamp.nanosec) == stamp for _, m in self.poses)
+
+        with self.arrived:
+            return self.arrived.wait_for(answered, timeout_s)
 
 
 def _frames(args: argparse.Namespace) -> Iterator[tuple[str, np.ndarray]]:
@@ -131,8 +152,7 @@ def run(args: argparse.Namespace) -> int:
     rec = Recording()
 
     def on_poses(msg: Any) -> None:
-        with rec.lock:
-            rec.poses.append((time.time(), msg))
+        rec.add_poses(time.time(), msg)
 
     def on_markers(_msg: Any) -> None:
         rec.markers += 1
@@ -160,7 +180,6 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             time.sleep(0.1)
         sent: list[tuple[str, np.ndarray, float]] = []
-        t0 = time.time()
         for name, frame in _frames(args):
             stamp = time.time()
             h, w = frame.shape[:2]
@@ -173,8 +192,10 @@ def run(args: argparse.Namespace) -> int:
             msg.data = frame.tobytes()
             image_pub.publish(msg)
             sent.append((name, frame, stamp))
-            time.sleep(max(0.0, t0 + len(sent) / args.rate - time.time()))
-        time.sleep(2.0)  # the last frames come back
+            # Paced from the first frame's stamp, so the stream is never faster than --rate.
+            time.sleep(max(0.0, sent[0][2] + len(sent) / args.rate - time.time()))
+        if sent and not rec.wait_for_stamp(_split(sent[-1][2]), args.drain_timeout):
+            print(f"no output for the last frame within {args.drain_timeout} s", file=sys.stderr)
     finally:
         spinning.clear()
         spinner.join(2.0)

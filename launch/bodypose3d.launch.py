@@ -23,11 +23,11 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from bodypose3d_ros.ros.dds_transport import DDS_TRANSPORTS, PROFILE_FILE_NAME
 from bodypose3d_ros.ros.launch_arguments import (
     DEFAULT_FIXED_FRAME,
     node_namespace,
-    parameter_overrides,
-    remappings_for,
+    node_settings,
     rviz_config_for,
     rviz_missing_message,
 )
@@ -44,20 +44,8 @@ def _arg(context: LaunchContext, name: str) -> str:
 
 
 def _node(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
-    raw = {name: _arg(context, name) for name in defaults()}
-    return [
-        Node(
-            package=PACKAGE,
-            executable="bodypose3d_node",
-            name=_arg(context, "node_name"),
-            namespace=_arg(context, "namespace"),
-            output="screen",
-            parameters=[_arg(context, "params_file"), parameter_overrides(raw)],
-            remappings=remappings_for(
-                _arg(context, "image"), _arg(context, "camera_info"), _arg(context, "depth")
-            ),
-        )
-    ]
+    profile = Path(get_package_share_directory(PACKAGE), "config", PROFILE_FILE_NAME)
+    return [Node(**node_settings(dict(context.launch_configurations), str(profile)))]
 
 
 def _remove(path: str) -> None:
@@ -122,6 +110,12 @@ def generate_launch_description() -> LaunchDescription:
             default_value=DEFAULT_FIXED_FRAME,
             description="RViz fixed frame: the camera's optical frame (the frame_id of its "
             "images), or a robot frame such as base_link when TF links them",
+        ),
+        DeclareLaunchArgument(
+            "dds_transport",
+            default_value="default",
+            description="Fast DDS recipe for the node's process: "
+            + "; ".join(f"{name}: {text}" for name, text in DDS_TRANSPORTS.items()),
         ),
     ]
     for name in defaults():

@@ -60,6 +60,7 @@ class NodeHarness:
     """The node under test plus a peer node; call ``close`` (or use as a context manager)."""
 
     _count = 0
+    _info_count = 0
 
     def __init__(self, cli_args: list[str] | None = None, **parameters: Any) -> None:
         """``parameters`` override the node's; ``cli_args`` (e.g. remaps) go to the node only."""
@@ -120,6 +121,19 @@ class NodeHarness:
         publisher = self.compressed_pub if self.node.params.image_compressed else self.image_pub
         assert wait_for(lambda: publisher.get_subscription_count() > 0, 10.0), "node not subscribed"
         assert wait_for(lambda: self.info_pub.get_subscription_count() > 0, 10.0)
+
+    def send_camera_info(self, info: CameraInfo, timeout_s: float = 10.0) -> None:
+        """Publish ``info`` and wait until the node holds it, as a camera driver's CameraInfo
+        would have arrived long before the image that follows (the topics are not ordered)."""
+        NodeHarness._info_count += 1
+        info.header.stamp.sec, info.header.stamp.nanosec = 1, NodeHarness._info_count
+        self.info_pub.publish(info)
+
+        def held() -> bool:
+            current = getattr(self.node, "_camera_info", None)
+            return current is not None and current.header == info.header
+
+        assert wait_for(held, timeout_s), "the node never received the CameraInfo"
 
     def wait_for_poses(self, count: int, timeout_s: float = 20.0) -> list[Pose3DArray]:
         assert wait_for(lambda: len(self.poses) >= count, timeout_s), (

@@ -62,10 +62,7 @@ def test_bodypose3dnet_node_serves_the_fixture_over_dds(
     bp3d_node: NodeHarness, blob_scene: tuple[np.ndarray, np.ndarray, np.ndarray]
 ) -> None:
     image, drawn, uv = blob_scene
-    bp3d_node.info_pub.publish(make_camera_info(WIDTH, HEIGHT, FX, FY, CX, CY))
-    import time
-
-    time.sleep(0.3)
+    bp3d_node.send_camera_info(make_camera_info(WIDTH, HEIGHT, FX, FY, CX, CY))
     n = len(bp3d_node.poses)
     bp3d_node.image_pub.publish(make_image_msg(image, 42.25, frame_id="lab_cam"))
     out = bp3d_node.wait_for_poses(n + 1)[n]

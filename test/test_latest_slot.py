@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from bodypose3d_ros.core.latest_slot import LatestSlot
 
@@ -20,20 +19,36 @@ def test_newest_item_wins_and_replaced_items_are_counted() -> None:
 
 def test_take_waits_for_a_put_from_another_thread() -> None:
     slot: LatestSlot[str] = LatestSlot()
-    threading.Timer(0.05, slot.put, args=("frame",)).start()
-    start = time.monotonic()
-    assert slot.take(5.0) == "frame"
-    assert time.monotonic() - start < 4.0
+    results: list[str | None] = []
+    taking = threading.Event()
+
+    def worker() -> None:
+        taking.set()
+        results.append(slot.take(60.0))  # the timeout only bounds a failure
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert taking.wait(10.0)
+    assert results == []  # nothing to take yet: the worker is still waiting
+    slot.put("frame")
+    thread.join(60.0)
+    assert results == ["frame"]
 
 
 def test_close_wakes_a_waiting_worker() -> None:
     slot: LatestSlot[int] = LatestSlot()
     results: list[int | None] = []
-    worker = threading.Thread(target=lambda: results.append(slot.take(10.0)))
+    taking = threading.Event()
+
+    def take() -> None:
+        taking.set()
+        results.append(slot.take(60.0))  # woken by close long before this timeout
+
+    worker = threading.Thread(target=take)
     worker.start()
-    time.sleep(0.05)
+    assert taking.wait(10.0)
     slot.close()
-    worker.join(2.0)
+    worker.join(30.0)
     assert not worker.is_alive()
     assert results == [None]
     slot.reopen()

@@ -59,8 +59,7 @@ def _processed_after(h: NodeHarness, before: int, timeout_s: float = 20.0) -> No
 def test_photo_gives_one_person_with_the_image_header_reprojecting_within_1px(
     harness: NodeHarness, photo: np.ndarray
 ) -> None:
-    harness.info_pub.publish(_info_for(photo))
-    time.sleep(0.3)  # CameraInfo first, as a camera driver would have sent it long before
+    harness.send_camera_info(_info_for(photo))  # first, as a camera driver would have sent it
     n = len(harness.poses)
     harness.image_pub.publish(make_image_msg(photo, 1234.5, frame_id="front_camera_optical"))
     messages = harness.wait_for_poses(n + 1)
@@ -131,8 +130,7 @@ def test_bad_inputs_are_counted_and_the_next_good_frame_is_served(
         assert "CameraInfo" in snap.last_error
     assert harness.node.snapshot().frames_rejected >= rejected + len(bad)
     # The node is alive and serves the next good frame normally.
-    harness.info_pub.publish(_info_for(photo))
-    time.sleep(0.2)
+    harness.send_camera_info(_info_for(photo))
     n = len(harness.poses)
     harness.image_pub.publish(good)
     out = harness.wait_for_poses(n + 1)[-1]
@@ -154,8 +152,7 @@ def test_camera_info_of_another_resolution_is_rescaled(
 ) -> None:
     h, w = photo.shape[:2]
     # The camera calibrated at twice the streamed resolution: K must be halved to fit the image.
-    harness.info_pub.publish(make_camera_info(2 * w, 2 * h, 2 * FX, 2 * FY, w + 14.0, h - 10.0))
-    time.sleep(0.3)
+    harness.send_camera_info(make_camera_info(2 * w, 2 * h, 2 * FX, 2 * FY, w + 14.0, h - 10.0))
     n = len(harness.poses)
     harness.image_pub.publish(make_image_msg(photo, 3000.0))
     out = harness.wait_for_poses(n + 1)[-1]
@@ -185,73 +182,75 @@ def test_markers_are_0_to_1_and_deleted_when_the_person_leaves(
     namespaces = {m.ns for m in shown}
     # Blank frames: nobody there. The person's markers must be deleted, and poses stay empty.
     blank = np.zeros_like(photo)
-    deleted: set[str] = set()
     for i in range(3):
         n = len(harness.poses)
         harness.image_pub.publish(make_image_msg(blank, 4001.0 + i))
         assert harness.wait_for_poses(n + 1)[-1].poses == []
-        time.sleep(0.1)
-        for array in harness.markers[n_markers:]:
-            deleted |= {
-                m.ns for m in array.markers if m.action in (Marker.DELETE, Marker.DELETEALL)
-            }
-    assert namespaces <= deleted, (namespaces, deleted, person_id)
+
+    def deleted() -> set[str]:
+        with harness.lock:
+            arrays = harness.markers[n_markers:]
+        return {
+            m.ns for a in arrays for m in a.markers if m.action in (Marker.DELETE, Marker.DELETEALL)
+        }
+
+    assert wait_for(lambda: namespaces <= deleted(), 10.0), (namespaces, deleted(), person_id)
 
 
-def test_holds_a_30hz_camera_without_backlog(ros_context: Any, photo: np.ndarray) -> None:
-    """The node as deployed (own process) fed 30 Hz for 10 s: no growing lag, drops counted.
+def test_follows_a_30hz_camera_accounting_for_every_frame(
+    ros_context: Any, photo: np.ndarray
+) -> None:
+    """The node as deployed (own process) fed a 30 Hz camera: every frame that reaches it is
+    processed or dropped (and counted), outputs come in camera order, the newest one last.
 
-    Reliable QoS: 900 kB images over best-effort UDP lose most fragments on loopback (a DDS
-    transport matter the README covers), which would hide the node's own behaviour.
+    That a frame waiting behind another is replaced, not queued, is
+    test_a_burst_is_not_queued_the_newest_frame_wins. How fast it keeps up is a performance
+    question, measured side by side by ``make bench`` (bench/e2e.py), not asserted here.
+    Reliable QoS: 900 kB images over best-effort UDP lose fragments on loopback with Fast DDS
+    defaults (see the README), which would hide the node's own behaviour.
     """
     node = ProcessHarness(ros_context, diagnostics_period_s=0.5, input_reliability="reliable")
+    frames = 150  # 5 s of camera
     try:
         node.wait_until_active()
-        period, duration = 1 / 30, 10.0
-        t0 = time.time()
-        sent = 0
-        while time.time() - t0 < duration:
+        period = 1 / 30
+        first = time.time()
+        for sent in range(frames):  # paced like a camera (the pace is input, not asserted)
             if sent % 30 == 0:
                 node.info_pub.publish(_info_for(photo))
-            node.image_pub.publish(make_image_msg(photo, time.time()))
-            sent += 1
-            time.sleep(max(0.0, t0 + sent * period - time.time()))
+            node.image_pub.publish(make_image_msg(photo, first + sent * period))
+            time.sleep(max(0.0, first + (sent + 1) * period - time.time()))
+        last_stamp = make_image_msg(photo, first + (frames - 1) * period).header.stamp
 
-        def settled() -> bool:  # the last frame is done and the diagnostics have caught up
+        def last_frame_served() -> bool:
+            with node.lock:
+                return any(m.header.stamp == last_stamp for _, m in node.poses)
+
+        def settled() -> bool:  # the diagnostics have caught up with every output
             done = node.counter("frames processed") + node.counter("frames dropped")
             return done == node.counter("frames received") and len(node.poses) == node.counter(
                 "frames processed"
             )
 
-        wait_for(settled, 10.0)
+        assert wait_for(last_frame_served, 60.0), "the newest frame was never served"
+        assert wait_for(settled, 30.0), dict(node.diagnostics)
         with node.lock:
-            received = list(node.poses)
+            stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in node.poses]
             diagnostics = dict(node.diagnostics)
         node_received = int(diagnostics["frames received"])
         processed = int(diagnostics["frames processed"])
         dropped = int(diagnostics["frames dropped"])
-        processing_ms = float(diagnostics["processing time p50 [ms]"])
     finally:
         log = node.close()
-    assert sent >= 250, f"the publisher itself only managed {sent} frames in 10 s"
-    assert node_received >= 0.8 * sent, (node_received, sent, log[-1500:])
-    # Every frame that reached the node was processed or dropped (and counted), none queued up;
-    # every processed frame came out.
+    assert 0 < node_received <= frames, (node_received, log[-1500:])
+    # Every frame that reached the node was processed or dropped (and counted); every processed
+    # frame came out, in camera order, the newest one last.
     assert processed + dropped == node_received, (processed, dropped, node_received)
-    assert len(received) == processed
-    # Outputs kept coming at the model's pace: the camera's rate, or what the node's own
-    # processing time allows when that is slower.
-    pace_hz = min(30.0, 1000.0 / processing_ms)
-    assert len(received) >= 0.7 * pace_hz * duration, (len(received), pace_hz)
-    print(f"30 Hz run: sent {sent}, node received {node_received}, processed {processed}, "
-          f"dropped {dropped}, outputs {len(received)}")  # fmt: skip
-    latencies = [
-        arrival - (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9) for arrival, m in received
-    ]
-    third = max(1, len(latencies) // 3)
-    early, late = np.median(latencies[:third]), np.median(latencies[-third:])
-    # No backlog: latency at the end of the run is not growing beyond the start's.
-    assert late <= early * 1.5 + 0.05, (early, late)
+    assert len(stamps) == processed
+    assert stamps == sorted(set(stamps))
+    assert stamps[-1] == (last_stamp.sec, last_stamp.nanosec)
+    print(f"30 Hz run: sent {frames}, node received {node_received}, processed {processed}, "
+          f"dropped {dropped}")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -266,15 +265,18 @@ def compressed_harness() -> Iterator[NodeHarness]:
 def test_a_burst_is_not_queued_the_newest_frame_wins(
     harness: NodeHarness, photo: np.ndarray
 ) -> None:
-    harness.info_pub.publish(_info_for(photo))
-    time.sleep(0.2)
+    harness.send_camera_info(_info_for(photo))
     before = harness.node.snapshot()
     n = len(harness.poses)
     burst = 12
     for i in range(burst):  # far faster than any model: all but a few must be dropped
         harness.image_pub.publish(make_image_msg(photo, 5000.0 + i))
-    # The subscription keeps the last few in DDS (sensor-data depth); those reach the node.
-    harness.wait_for_counter("frames_received", before.frames_received + 3)
+    # Reliable DDS delivers in order: once the newest frame's output is out, every frame of the
+    # burst that will ever arrive has arrived (the rest were replaced in the DDS queues).
+    newest = 5000 + burst - 1
+    assert wait_for(
+        lambda: any(m.header.stamp.sec == newest for m in harness.wait_for_poses(n + 1)), 30.0
+    ), "the newest frame of the burst was never served"
 
     def settled() -> bool:  # every received frame is either processed or dropped by now
         s = harness.node.snapshot()
@@ -284,7 +286,6 @@ def test_a_burst_is_not_queued_the_newest_frame_wins(
         return done == s.frames_received - before.frames_received
 
     assert wait_for(settled, 15.0)
-    time.sleep(0.3)  # and nothing more trickles in
     after = harness.node.snapshot()
     received = after.frames_received - before.frames_received
     processed = after.frames_processed - before.frames_processed
@@ -295,7 +296,7 @@ def test_a_burst_is_not_queued_the_newest_frame_wins(
     with harness.lock:
         stamps = [m.header.stamp.sec for _, m in harness.poses[n:]]
     assert len(stamps) == processed
-    assert stamps[-1] == 5000 + burst - 1  # the newest frame is always the one served last
+    assert stamps[-1] == newest  # the newest frame is always the one served last
     assert stamps == sorted(stamps)
 
 
@@ -368,16 +369,17 @@ def test_lifecycle_deactivate_stops_output_and_cleanup_reconfigure_works(
         assert h.node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
         assert h.node.snapshot().lifecycle_state == "inactive"
         n = len(h.poses)
-        _send(h, photo, 11.0)
-        time.sleep(1.0)
-        assert len(h.poses) == n, "an inactive node must not publish"
+        _send(h, photo, 11.0)  # sent while inactive: must never be answered
         assert h.node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
         assert h.node.snapshot().model_status == "not loaded"
         h.start()  # configure + activate again: the model loads anew
         _send(h, photo, 12.0)
-        out = h.wait_for_poses(n + 1)[-1]
-        assert out.header.stamp.sec == 12
-        assert len(out.poses) == 1
+        # Frames and outputs travel in order: had frame 11 been answered (while inactive, or
+        # late after the restart), its output would be here before frame 12's.
+        assert wait_for(lambda: any(m.header.stamp.sec == 12 for m in h.wait_for_poses(n)), 20.0)
+        later = h.wait_for_poses(n)[n:]
+        assert [m.header.stamp.sec for m in later] == [12], "an inactive node must not publish"
+        assert len(later[0].poses) == 1
 
 
 def test_a_wrongly_typed_parameter_fails_configure_instead_of_crashing() -> None:

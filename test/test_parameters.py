@@ -11,8 +11,10 @@ import yaml
 
 from bodypose3d_ros.ros.launch_arguments import (
     DEFAULT_FIXED_FRAME,
+    NODE_LAUNCH_ARGUMENTS,
     RVIZ_DISPLAY_TOPICS,
     node_namespace,
+    node_settings,
     parameter_overrides,
     remappings_for,
     resolve_topic,
@@ -173,12 +175,72 @@ def test_launch_argument_types_are_checked(name: str, text: str) -> None:
         parameter_overrides({name: text})
 
 
-def test_launch_file_declares_every_parameter() -> None:
-    """Checked as text here (launch_ros is not on PyPI); it runs where ROS 2 is installed."""
-    source = (REPO / "launch" / "bodypose3d.launch.py").read_text()
-    assert "for name in defaults()" in source  # every parameter becomes a launch argument
-    for argument in ("image", "camera_info", "namespace", "params_file", "rviz"):
-        assert f'"{argument}"' in source
+def _launch_values(**given: str) -> dict[str, str]:
+    """Every launch configuration as a launch gives it: declared defaults, then ``given``."""
+    values = {name: "" for name in defaults()}
+    values.update(image="/camera/image_raw", camera_info="/camera/camera_info", namespace="",
+                  node_name="bodypose3d_node", params_file="/share/config/bodypose3d.yaml",
+                  rviz="false", dds_transport="default")  # fmt: skip
+    values.update(given)
+    return values
+
+
+def test_node_settings_follow_the_launch_arguments() -> None:
+    settings = node_settings(
+        _launch_values(image="/cam/color/image_raw", camera_info="/cam/color/camera_info",
+                       namespace="robot1", node_name="pose", backend="bodypose3dnet",
+                       max_batch_size="4", ros_namespace="/fleet"),
+        "/share/config/fastdds_large_images.xml",
+    )  # fmt: skip
+    assert settings == {
+        "package": "bodypose3d_ros",
+        "executable": "bodypose3d_node",
+        "name": "pose",
+        "namespace": "robot1",
+        "output": "screen",
+        "parameters": [
+            "/share/config/bodypose3d.yaml",
+            {"backend": "bodypose3dnet", "max_batch_size": 4},  # only what was given
+        ],
+        "remappings": [
+            ("image", "/cam/color/image_raw"),
+            ("image/compressed", "/cam/color/image_raw/compressed"),
+            ("camera_info", "/cam/color/camera_info"),
+        ],
+        "additional_env": {},  # dds_transport:=default leaves the environment alone
+    }
+
+
+@pytest.mark.parametrize(
+    ("transport", "env"),
+    [("large_data", {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}),
+     ("shm_profile", {"FASTRTPS_DEFAULT_PROFILES_FILE": "/p.xml",
+                      "FASTDDS_DEFAULT_PROFILES_FILE": "/p.xml"})],
+)  # fmt: skip
+def test_dds_transport_sets_the_node_process_environment(
+    transport: str, env: dict[str, str]
+) -> None:
+    settings = node_settings(_launch_values(dds_transport=transport), "/p.xml")
+    assert settings["additional_env"] == env
+
+
+def test_bad_launch_arguments_fail_the_launch_naming_them() -> None:
+    with pytest.raises(ValueError, match="dds_transport:='udp' is not one of default, large_data"):
+        node_settings(_launch_values(dds_transport="udp"), "/p.xml")
+    with pytest.raises(ValueError, match="max_batch_size"):
+        node_settings(_launch_values(max_batch_size="eight"), "/p.xml")
+    with pytest.raises(ValueError, match="image topic"):
+        node_settings(_launch_values(image="/image/"), "/p.xml")
+
+
+@pytest.mark.parametrize("forgotten", ["dds_transport", "params_file", "smoothing", "backend"])
+def test_a_launch_file_that_forgets_an_argument_fails_naming_it(forgotten: str) -> None:
+    """Every node parameter must be a launch argument: one left undeclared is an error at launch,
+    never a silently ignored ``name:=value``."""
+    values = _launch_values()
+    del values[forgotten]
+    with pytest.raises(ValueError, match=f"does not declare: {forgotten}"):
+        node_settings(values, "/p.xml")
 
 
 def test_launch_file_builds_a_description_where_launch_ros_exists() -> None:
@@ -197,6 +259,7 @@ def test_launch_file_builds_a_description_where_launch_ros_exists() -> None:
     description = module.generate_launch_description()
     names = {a.name for a in description.get_launch_arguments()}
     assert set(defaults()) <= names
+    assert set(NODE_LAUNCH_ARGUMENTS) <= names
 
 
 def _rviz_topics(config: dict[str, Any]) -> dict[str, str]:
@@ -330,16 +393,6 @@ def test_depth_parameters_are_validated() -> None:
         parse_parameters(values)
     values.update(depth_max_time_offset_s=0.05)
     assert parse_parameters(values).depth_max_time_offset_s == 0.05
-
-
-def test_launch_file_uses_the_tested_helpers() -> None:
-    """The launch file can't run here: check it builds topics with the functions tested above."""
-    source = (REPO / "launch" / "bodypose3d.launch.py").read_text()
-    assert "remappings=remappings_for(" in source
-    assert "rviz_config_for(" in source
-    assert "OpaqueFunction(function=_rviz)" in source
-    # The packaged config (fixed topics) is never handed to RViz directly.
-    assert '"-d", os.path.join(share' not in source
 
 
 def test_readme_documents_every_parameter_with_its_default() -> None:

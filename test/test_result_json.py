@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -13,11 +14,13 @@ import pytest
 from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.result_json import (
+    FRAME_SCHEMA,
     frame_schema,
     frame_to_json,
     roi_json,
     validate_frame_json,
 )
+from bodypose3d_ros.core.schema_validation import as_draft7, validator_for
 from bodypose3d_ros.core.types import Box, Person3D
 
 INTRINSICS = Intrinsics(500.0, 510.0, 320.5, 240.25, "camera_info")
@@ -102,6 +105,8 @@ def test_no_people_is_valid() -> None:
 
 
 def test_schema_itself_is_valid_draft_2020_12() -> None:
+    if not hasattr(jsonschema, "Draft202012Validator"):
+        pytest.skip(f"jsonschema {jsonschema.__version__} has no draft 2020-12 (needs >= 4.0)")
     jsonschema.Draft202012Validator.check_schema(frame_schema())
 
 
@@ -138,15 +143,15 @@ def _broken(mutate: str) -> dict[str, Any]:
     return record
 
 
-@pytest.mark.parametrize(
-    "mutate",
-    [
-        "33 keypoints", "35 keypoints", "keypoint without confidence", "no intrinsics",
-        "width as text", "u as text", "roi x as float", "extra field", "swapped names",
-        "confidence above 1", "unknown intrinsics source", "frame without stamp",
-        "negative frame",
-    ],
-)  # fmt: skip
+BROKEN = [
+    "33 keypoints", "35 keypoints", "keypoint without confidence", "no intrinsics",
+    "width as text", "u as text", "roi x as float", "extra field", "swapped names",
+    "confidence above 1", "unknown intrinsics source", "frame without stamp",
+    "negative frame",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("mutate", BROKEN)
 def test_schema_rejects_broken_records(mutate: str) -> None:
     validate_frame_json(_record(frame=0, stamp=0.0))  # the unbroken one passes
     with pytest.raises(jsonschema.ValidationError):
@@ -168,3 +173,33 @@ def test_person_says_where_its_distance_came_from() -> None:
     del record["people"][0]["root_depth_source"]
     with pytest.raises(jsonschema.ValidationError):
         validate_frame_json(record)
+
+
+# jsonschema 3.2 (Ubuntu 22.04, ROS 2 Humble) as far as validators go: draft 7 is its newest.
+JSONSCHEMA_3_2 = SimpleNamespace(__version__="3.2.0", Draft7Validator=jsonschema.Draft7Validator)
+
+
+def test_without_draft_2020_12_the_same_rules_are_checked_as_draft_7() -> None:
+    validator = validator_for(frame_schema(), JSONSCHEMA_3_2)  # type: ignore[arg-type]
+    assert isinstance(validator, jsonschema.Draft7Validator)
+    jsonschema.Draft7Validator.check_schema(validator.schema)
+    validator.validate(_record(frame=0, stamp=0.0))
+    validator.validate(_record())  # a still image: neither frame nor stamp
+    for mutate in BROKEN:
+        with pytest.raises(jsonschema.ValidationError):
+            validator.validate(_broken(mutate))
+
+
+def test_the_draft_7_form_keeps_the_2020_12_only_rules() -> None:
+    draft7 = as_draft7(frame_schema())
+    keypoints = draft7["properties"]["people"]["items"]["properties"]["keypoints"]
+    assert "prefixItems" not in keypoints
+    assert len(keypoints["items"]) == skeleton.NUM_KEYPOINTS
+    assert keypoints["additionalItems"] is False
+    assert draft7["dependencies"] == {"frame": ["stamp"], "stamp": ["frame"]}
+    assert frame_schema() == FRAME_SCHEMA  # the input is left alone
+
+
+def test_a_jsonschema_without_usable_validators_names_the_version_needed() -> None:
+    with pytest.raises(RuntimeError, match=r"jsonschema >= 3\.0"):
+        validator_for(frame_schema(), SimpleNamespace(__version__="2.6.0"))  # type: ignore[arg-type]

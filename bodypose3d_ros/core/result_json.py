@@ -188,7 +188,12 @@ def roi_json(box: Box, width: int, height: int) -> dict[str, int]:
 
 
 def validate_frame_json(obj: Any) -> None:
-    """Raise ``jsonschema.ValidationError`` unless ``obj`` is a valid frame record."""
+    """Raise ``jsonschema.ValidationError`` unless ``obj`` is a valid frame record.
+
+    Works with jsonschema 3.2 (Ubuntu 22.04) too: see :mod:`bodypose3d_ros.core.schema_validation`.
+    """
     import jsonschema
 
-    jsonschema.Draft202012Validator(FRAME_SCHEMA).validate(obj)
+    from bodypose3d_ros.core.schema_validation import validator_for
+
+    validator_for(FRAME_SCHEMA, jsonschema).validate(obj)

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs in every environment
 
+from bodypose3d_ros.ros.dds_transport import dds_transport_environment
 from bodypose3d_ros.ros.parameters import defaults
 
 TRUE_WORDS = {"true", "1", "yes", "on"}
@@ -155,3 +156,35 @@ def rviz_config_for(
         found[name]["Topic"]["Value"] = resolve_topic(shown, namespace)
     text: str = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
     return text
+
+
+# The launch arguments the node itself is built from (besides one per node parameter).
+NODE_LAUNCH_ARGUMENTS: Final = (
+    "image", "camera_info", "depth", "namespace", "node_name", "params_file", "dds_transport"
+)  # fmt: skip
+
+
+def node_settings(arguments: Mapping[str, str], profile_file: str) -> dict[str, Any]:
+    """The keyword arguments of launch_ros's ``Node`` for this launch's argument values.
+
+    ``arguments`` are all launch configurations (strings); every node parameter and every name
+    in :data:`NODE_LAUNCH_ARGUMENTS` must be among them, so a launch file that forgets to
+    declare one fails at launch, naming it, instead of silently ignoring what the user gave.
+    ``dds_transport`` picks the Fast DDS recipe for the node's process (see
+    :mod:`bodypose3d_ros.ros.dds_transport`); ``profile_file`` is the shipped XML profile.
+    """
+    missing = [n for n in (*NODE_LAUNCH_ARGUMENTS, *defaults()) if n not in arguments]
+    if missing:
+        raise ValueError(f"the launch file does not declare: {', '.join(missing)}")
+    return {
+        "package": "bodypose3d_ros",
+        "executable": "bodypose3d_node",
+        "name": arguments["node_name"],
+        "namespace": arguments["namespace"],
+        "output": "screen",
+        "parameters": [arguments["params_file"], parameter_overrides(arguments)],
+        "remappings": remappings_for(
+            arguments["image"], arguments["camera_info"], arguments["depth"]
+        ),
+        "additional_env": dds_transport_environment(arguments["dds_transport"], profile_file),
+    }

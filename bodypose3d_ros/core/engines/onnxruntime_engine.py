@@ -15,6 +15,7 @@ from bodypose3d_ros.core.engines.base import (
     run_in_batches,
     select_inputs,
 )
+from bodypose3d_ros.core.engines.batch_padding import BatchRange, run_padded
 from bodypose3d_ros.core.engines.bodypose3dnet_io import (
     MODEL_FILES_HINT,
     TensorSpec,
@@ -123,22 +124,16 @@ class OnnxRuntimeEngine:
     def _run_batch(self, feeds: dict[str, Tensor]) -> dict[str, Tensor]:
         if self._fixed_batch:
             return self._run_padded(feeds, self._fixed_batch)
-        outputs = self._live_session().run(self.output_names, feeds)
-        return {
-            name: np.asarray(value, dtype=np.float32)
-            for name, value in zip(self.output_names, outputs, strict=True)
-        }
+        return self._run_exact(feeds)
 
     def _run_padded(self, feeds: dict[str, Tensor], batch: int) -> dict[str, Tensor]:
         """A fixed-batch model takes exactly ``batch`` rows: pad with zeros, drop the padding."""
-        rows = len(next(iter(feeds.values())))
-        padded = {
-            name: np.concatenate([value, np.zeros((batch - rows, *value.shape[1:]), np.float32)])
-            for name, value in feeds.items()
-        }
-        outputs = self._live_session().run(self.output_names, padded)
+        return run_padded(self._run_exact, feeds, BatchRange(batch, batch))
+
+    def _run_exact(self, feeds: dict[str, Tensor]) -> dict[str, Tensor]:
+        outputs = self._live_session().run(self.output_names, feeds)
         return {
-            name: np.asarray(value, dtype=np.float32)[:rows]
+            name: np.asarray(value, dtype=np.float32)
             for name, value in zip(self.output_names, outputs, strict=True)
         }
 

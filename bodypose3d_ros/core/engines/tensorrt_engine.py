@@ -26,6 +26,7 @@ from bodypose3d_ros.core.engines.base import (
     run_in_batches,
     select_inputs,
 )
+from bodypose3d_ros.core.engines.batch_padding import BatchRange, run_padded
 from bodypose3d_ros.core.engines.bodypose3dnet_io import (
     INPUT_NAMES,
     INPUT_SPECS,
@@ -332,12 +333,13 @@ def _build_engine(
     return bytes(serialized)
 
 
-def _engine_max_batch(engine: trt.ICudaEngine) -> int:
-    """The most rows one call may take: the fixed batch, or the profile's maximum."""
-    batch = _dims(engine.get_tensor_shape(INPUT_NAMES[0]))[0]
-    if batch > 0:
-        return batch
-    return _dims(engine.get_tensor_profile_shape(INPUT_NAMES[0], 0)[2])[0]
+def _engine_batch_range(engine: trt.ICudaEngine) -> BatchRange:
+    """The rows one call may take: the static batch, or optimisation profile 0's min..max."""
+    static_batch = _dims(engine.get_tensor_shape(INPUT_NAMES[0]))[0]
+    if static_batch > 0:
+        return BatchRange(static_batch, static_batch)
+    profile = engine.get_tensor_profile_shape(INPUT_NAMES[0], 0)
+    return BatchRange.of_engine(static_batch, _dims(profile[0])[0], _dims(profile[2])[0])
 
 
 class TensorRTEngine:
@@ -403,13 +405,15 @@ class TensorRTEngine:
         )
         self.input_names = [n for n in names if is_input[n]]
         self.output_names = [n for n in names if not is_input[n]]
-        self.max_batch_size = min(max_batch_size, _engine_max_batch(engine))
+        self._batch_range = _engine_batch_range(engine)
+        self.max_batch_size = min(max_batch_size, self._batch_range.largest)
         self._context = engine.create_execution_context()
         self._stream = _cuda(self._cudart, "cudaStreamCreate", self._cudart.cudaStreamCreate())
         self._buffers: dict[str, int] = {}
+        buffer_rows = self._batch_range.rows_per_call(self.max_batch_size)  # padding included
         for n in names:
             per_row = int(np.prod(_dims(engine.get_tensor_shape(n))[1:]))
-            nbytes = per_row * self.max_batch_size * np.dtype(np.float32).itemsize
+            nbytes = per_row * buffer_rows * np.dtype(np.float32).itemsize
             pointer = _cuda(self._cudart, "cudaMalloc", self._cudart.cudaMalloc(nbytes))
             self._buffers[n] = int(pointer)
             self._context.set_tensor_address(n, int(pointer))
@@ -460,6 +464,10 @@ class TensorRTEngine:
         return run_in_batches(self._run_batch, used, self.max_batch_size)
 
     def _run_batch(self, feeds: dict[str, Tensor]) -> dict[str, Tensor]:
+        # A static-batch engine (or a profile with min > 1) gets zero rows up to what it takes.
+        return run_padded(self._run_exact, feeds, self._batch_range)
+
+    def _run_exact(self, feeds: dict[str, Tensor]) -> dict[str, Tensor]:
         cudart, stream = self._cudart, self._stream
         to_device = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
         to_host = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
