@@ -85,7 +85,7 @@ def _publisher(width: int, height: int, frames: int, rate: float) -> None:
         time.sleep(max(0.0, first + (i + 1) / rate - time.time()))
     print(f"sent {frames}", flush=True)
     sys.stdin.readline()  # stay alive (and matched) until the subscriber has drained
-    node.destroy_node()
+    node.destroy_node()  # type: ignore[no-untyped-call]
     rclpy.try_shutdown()
 
 
@@ -126,7 +126,7 @@ def _subscriber() -> None:
     ordered = sorted(latencies)
     p50 = ordered[len(ordered) // 2] * 1e3 if ordered else None
     print(json.dumps({"delivered": len(latencies), "latency_ms_p50": p50}), flush=True)
-    node.destroy_node()
+    node.destroy_node()  # type: ignore[no-untyped-call]
     rclpy.try_shutdown()
 
 
@@ -214,10 +214,10 @@ def table(results: Sequence[Delivery]) -> str:
     for (recipe, ends), by_size in rows.items():
         cells = ""
         for size in sizes:
-            r = by_size.get(size)
-            if r is None:
+            if size not in by_size:
                 cells += f" {'':>26s} {'':>7s}"
                 continue
+            r = by_size[size]
             count = f"{r.delivered}/{r.sent} ({r.ratio:.0%})" if not r.error else "error"
             p50 = f"{r.latency_ms_p50:.1f}" if r.latency_ms_p50 is not None else "-"
             cells += f" {count:>26s} {p50:>7s}"
