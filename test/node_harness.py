@@ -142,6 +142,24 @@ class NodeHarness:
         with self.lock:
             return [m for _, m in self.poses]
 
+    def wait_for_output(self, stamp_s: float, timeout_s: float = 20.0) -> Pose3DArray:
+        """The Pose3DArray answering the frame stamped ``stamp_s``. Waiting for it, not for "one
+        more message", matters: outputs of frames sent earlier may still be on their way."""
+        stamp = (int(stamp_s), round((stamp_s - int(stamp_s)) * 1e9))
+
+        def find() -> Pose3DArray | None:
+            with self.lock:
+                found = [m for _, m in self.poses
+                         if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp]  # fmt: skip
+            return found[-1] if found else None
+
+        assert wait_for(lambda: find() is not None, timeout_s), (
+            f"no output for the frame stamped {stamp_s} after {timeout_s}s"
+        )
+        out = find()
+        assert out is not None
+        return out
+
     def wait_for_counter(self, field: str, at_least: int, timeout_s: float = 15.0) -> None:
         assert wait_for(lambda: getattr(self.node.snapshot(), field) >= at_least, timeout_s), (
             f"{field} stayed at {getattr(self.node.snapshot(), field)} (< {at_least})"

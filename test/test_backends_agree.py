@@ -63,9 +63,8 @@ def test_bodypose3dnet_node_serves_the_fixture_over_dds(
 ) -> None:
     image, drawn, uv = blob_scene
     bp3d_node.send_camera_info(make_camera_info(WIDTH, HEIGHT, FX, FY, CX, CY))
-    n = len(bp3d_node.poses)
     bp3d_node.image_pub.publish(make_image_msg(image, 42.25, frame_id="lab_cam"))
-    out = bp3d_node.wait_for_poses(n + 1)[n]
+    out = bp3d_node.wait_for_output(42.25)
     assert out.header.frame_id == "lab_cam"
     assert (out.header.stamp.sec, out.header.stamp.nanosec) == (42, 250_000_000)
     assert len(out.poses) == 1
