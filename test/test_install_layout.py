@@ -25,8 +25,8 @@ SITE_PACKAGES_GLOBS = (
 def install_prefix() -> Path:
     """The install to check: $BODYPOSE3D_INSTALL_PREFIX, else the ament index's (colcon).
 
-    tools/with-env exports the variable for the development install in .build/install; under
-    `colcon test` the package's own prefix is found through AMENT_PREFIX_PATH.
+    tools/with-env exports the variable for the development install in .build/python3.X/install;
+    under `colcon test` the package's own prefix is found through AMENT_PREFIX_PATH.
     """
     from_env = os.environ.get(PREFIX_VARIABLE)
     if from_env:
