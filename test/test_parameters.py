@@ -178,9 +178,11 @@ def test_launch_argument_types_are_checked(name: str, text: str) -> None:
 def _launch_values(**given: str) -> dict[str, str]:
     """Every launch configuration as a launch gives it: declared defaults, then ``given``."""
     values = {name: "" for name in defaults()}
-    values.update(image="/camera/image_raw", camera_info="/camera/camera_info", namespace="",
+    values.update(image="/camera/image_raw", camera_info="/camera/camera_info",
+                  depth="/camera/aligned_depth_to_color/image_raw", namespace="",
                   node_name="bodypose3d_node", params_file="/share/config/bodypose3d.yaml",
-                  rviz="false", dds_transport="default")  # fmt: skip
+                  rviz="false", fixed_frame="camera_optical_frame",
+                  dds_transport="default")  # fmt: skip
     values.update(given)
     return values
 
@@ -188,8 +190,8 @@ def _launch_values(**given: str) -> dict[str, str]:
 def test_node_settings_follow_the_launch_arguments() -> None:
     settings = node_settings(
         _launch_values(image="/cam/color/image_raw", camera_info="/cam/color/camera_info",
-                       namespace="robot1", node_name="pose", backend="bodypose3dnet",
-                       max_batch_size="4", ros_namespace="/fleet"),
+                       depth="/cam/depth/image_raw", namespace="robot1", node_name="pose",
+                       backend="bodypose3dnet", max_batch_size="4", ros_namespace="/fleet"),
         "/share/config/fastdds_large_images.xml",
     )  # fmt: skip
     assert settings == {
@@ -204,8 +206,8 @@ def test_node_settings_follow_the_launch_arguments() -> None:
         ],
         "remappings": [
             ("image", "/cam/color/image_raw"),
-            ("image/compressed", "/cam/color/image_raw/compressed"),
             ("camera_info", "/cam/color/camera_info"),
+            ("depth", "/cam/depth/image_raw"),
         ],
         "additional_env": {},  # dds_transport:=default leaves the environment alone
     }
@@ -233,7 +235,7 @@ def test_bad_launch_arguments_fail_the_launch_naming_them() -> None:
         node_settings(_launch_values(image="/image/"), "/p.xml")
 
 
-@pytest.mark.parametrize("forgotten", ["dds_transport", "params_file", "smoothing", "backend"])
+@pytest.mark.parametrize("forgotten", ["dds_transport", "depth", "params_file", "smoothing"])
 def test_a_launch_file_that_forgets_an_argument_fails_naming_it(forgotten: str) -> None:
     """Every node parameter must be a launch argument: one left undeclared is an error at launch,
     never a silently ignored ``name:=value``."""
