@@ -19,28 +19,18 @@ from typing import Any
 import launch.logging
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from bodypose3d_ros.ros.dds_transport import DDS_TRANSPORTS, PROFILE_FILE_NAME
 from bodypose3d_ros.ros.launch_arguments import (
     DEFAULT_FIXED_FRAME,
-    node_namespace,
     node_settings,
-    rviz_config_for,
-    rviz_missing_message,
+    rviz_launch_plan,
 )
 from bodypose3d_ros.ros.parameters import DESCRIPTIONS, defaults
 from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "bodypose3d_ros"
-
-
-def _arg(context: LaunchContext, name: str) -> str:
-    """The value of launch argument ``name`` in this launch."""
-    value: str = LaunchConfiguration(name).perform(context)
-    return value
 
 
 def _node(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
@@ -55,23 +45,15 @@ def _remove(path: str) -> None:
 
 def _rviz(context: LaunchContext, *args: Any, **kwargs: Any) -> list[Node]:
     """RViz with the packaged config rewritten to this launch's topics (only with rviz:=true)."""
-    if not IfCondition(LaunchConfiguration("rviz")).evaluate(context):
-        return []
-    missing = rviz_missing_message()
-    if missing:  # the node still starts: RViz is optional
-        launch.logging.get_logger("bodypose3d.launch").warning(missing)
-        return []
     template = Path(get_package_share_directory(PACKAGE), "config", "bodypose3d.rviz")
-    # The node's namespace as launch_ros resolves it, under any namespace pushed around us.
-    namespace = node_namespace(
-        _arg(context, "namespace"), context.launch_configurations.get("ros_namespace") or ""
-    )
-    config = rviz_config_for(
-        template.read_text(), namespace, _arg(context, "image"), _arg(context, "fixed_frame")
-    )
+    plan = rviz_launch_plan(dict(context.launch_configurations), template.read_text)
+    if plan.warning:  # the node still starts: RViz is optional
+        launch.logging.get_logger("bodypose3d.launch").warning(plan.warning)
+    if plan.config is None:
+        return []
     fd, path = tempfile.mkstemp(prefix="bodypose3d_", suffix=".rviz")
     with os.fdopen(fd, "w") as out:
-        out.write(config)
+        out.write(plan.config)
     atexit.register(_remove, path)  # RViz reads it at start; the launch outlives RViz
     return [Node(package="rviz2", executable="rviz2", arguments=["-d", path], output="log")]
 

@@ -13,12 +13,14 @@ from bodypose3d_ros.ros.launch_arguments import (
     DEFAULT_FIXED_FRAME,
     NODE_LAUNCH_ARGUMENTS,
     RVIZ_DISPLAY_TOPICS,
+    RvizPlan,
     node_namespace,
     node_settings,
     parameter_overrides,
     remappings_for,
     resolve_topic,
     rviz_config_for,
+    rviz_launch_plan,
     rviz_missing_message,
 )
 from bodypose3d_ros.ros.parameters import (
@@ -334,12 +336,38 @@ def test_rviz_missing_is_reported_not_fatal(
     assert rviz_missing_message() is None
 
 
-def test_launch_file_skips_rviz_through_the_tested_helper() -> None:
-    """launch_ros can't run here: the launch file must consult the helper before starting RViz."""
-    source = (REPO / "launch" / "bodypose3d.launch.py").read_text()
-    rviz = source[source.index("def _rviz(") : source.index("def generate_launch_description")]
-    assert rviz.index("rviz_missing_message()") < rviz.index('package="rviz2"')
-    assert '_arg(context, "fixed_frame")' in rviz
+def _template() -> str:
+    return (REPO / "config" / "bodypose3d.rviz").read_text()
+
+
+def test_rviz_false_starts_no_rviz_and_asks_nothing() -> None:
+    def never() -> str | None:
+        raise AssertionError("rviz:=false must not look for RViz")
+
+    for word in ("false", "False", "0"):
+        assert rviz_launch_plan(_launch_values(rviz=word), _template, never) == RvizPlan(None)
+
+
+def test_rviz_missing_gives_a_warning_and_no_rviz_node() -> None:
+    plan = rviz_launch_plan(_launch_values(rviz="true"), _template, lambda: "RViz is missing")
+    assert plan == RvizPlan(None, "RViz is missing")
+
+
+def test_rviz_gets_the_launch_topics_namespace_and_fixed_frame() -> None:
+    values = _launch_values(rviz="True", namespace="robot1", ros_namespace="/fleet",
+                            image="camera/image", fixed_frame="base_link")  # fmt: skip
+    plan = rviz_launch_plan(values, _template, lambda: None)
+    assert plan.warning is None
+    assert plan.config is not None
+    config = yaml.safe_load(plan.config)
+    assert config["Visualization Manager"]["Global Options"]["Fixed Frame"] == "base_link"
+    assert _rviz_topics(config) == {
+        "Skeletons": "/fleet/robot1/markers",
+        "Debug image": "/fleet/robot1/debug_image",
+        "Camera image": "/fleet/robot1/camera/image",
+    }
+    with pytest.raises(ValueError, match="rviz:='maybe' must be true or false"):
+        rviz_launch_plan(_launch_values(rviz="maybe"), _template, lambda: None)
 
 
 def test_rviz_config_without_an_expected_display_is_an_error() -> None:

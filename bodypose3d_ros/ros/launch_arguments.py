@@ -9,7 +9,8 @@ node's output whatever namespace and image topic it was launched with.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs in every environment
@@ -188,3 +189,37 @@ def node_settings(arguments: Mapping[str, str], profile_file: str) -> dict[str, 
         ),
         "additional_env": dds_transport_environment(arguments["dds_transport"], profile_file),
     }
+
+
+@dataclass(frozen=True)
+class RvizPlan:
+    """What the launch does about RViz: start it with ``config`` (RViz config text), or not,
+    with ``warning`` to log when it was asked for but cannot start."""
+
+    config: str | None
+    warning: str | None = None
+
+
+def rviz_launch_plan(
+    arguments: Mapping[str, str],
+    template: Callable[[], str],
+    missing: Callable[[], str | None] = rviz_missing_message,
+) -> RvizPlan:
+    """RViz for this launch's ``arguments`` (all launch configurations, as strings).
+
+    ``rviz`` false: nothing. True but ``missing()`` names a reason (rviz2 not installed): no RViz,
+    that reason as a warning, and the node starts anyway. Else the packaged ``template()`` with
+    its topics following ``namespace`` (under any pushed ``ros_namespace``) and ``image``, and
+    ``fixed_frame`` as RViz's fixed frame.
+    """
+    word = arguments.get("rviz", "false").strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise ValueError(f"launch argument rviz:={arguments.get('rviz')!r} must be true or false")
+    if word in FALSE_WORDS:
+        return RvizPlan(None)
+    reason = missing()
+    if reason:
+        return RvizPlan(None, reason)
+    namespace = node_namespace(arguments["namespace"], arguments.get("ros_namespace") or "")
+    config = rviz_config_for(template(), namespace, arguments["image"], arguments["fixed_frame"])
+    return RvizPlan(config)
