@@ -9,6 +9,12 @@ deleted the same way (an ADD with no points would leave RViz's last drawing in p
 Colours are per point in 0..1 (RViz's range) by body side, from ``skeleton.SIDE_COLORS``. The
 ColorRGBA objects are made once per builder and shared by every marker it builds (half the build
 time); treat the built markers as read-only.
+
+Building a Marker is mostly its generated constructor making a dozen sub-messages, and every
+person needs two, plus a Point per joint. ``publish`` turns a message into its C form at once, so
+the builder keeps each frame's ADD markers and their Points and refills them on the next frame,
+as ``PoseArrayBuilder`` does: an array :meth:`MarkerBuilder.build` returns is only valid until
+the next call (publish it, or serialise it, before building again).
 """
 
 from __future__ import annotations
@@ -71,6 +77,8 @@ class MarkerBuilder:
         self._lifetime = (int(whole), min(round((lifetime_s - whole) * 1e9), 999_999_999))
         self._joint_colors = [_color(rgb) for rgb in _JOINT_RGB]
         self._bone_end_colors = [[_color(rgb)] * 2 for rgb in _BONE_RGB]
+        # Per person slot of a frame: its joints and bones markers and one Point per keypoint.
+        self._pool: list[tuple[Marker, Marker, list[Point]]] = []
 
     def namespace(self, person_id: str) -> str:
         """The marker namespace of one person: stable for as long as the tracker keeps the id."""
@@ -86,9 +94,10 @@ class MarkerBuilder:
         out = MarkerArray()
         markers: list[Marker] = []
         drawn: set[str] = set()
-        for person in people:
+        stamp = copy_header(header)  # one copy shared by this frame's ADD markers (read-only)
+        for slot, person in enumerate(people):
             drawn.add(person.id)
-            markers.extend(self._person_markers(header, person))
+            markers.extend(self._person_markers(header, stamp, person, slot))
         for person_id in lost_ids:
             if person_id not in drawn:
                 markers.extend(self._deletes(header, self.namespace(person_id)))
@@ -105,7 +114,9 @@ class MarkerBuilder:
         return out
 
     # ------------------------------------------------------------------------------------------
-    def _person_markers(self, header: Header, person: Person3D) -> list[Marker]:
+    def _person_markers(
+        self, header: Header, stamp: Header, person: Person3D, slot: int
+    ) -> list[Marker]:
         ns = self.namespace(person.id)
         xyz = np.asarray(person.xyz, dtype=np.float64)
         confidence = np.asarray(person.confidence)
@@ -119,10 +130,15 @@ class MarkerBuilder:
         joint_idx = np.flatnonzero(visible)
         if joint_idx.size == 0:
             return self._deletes(header, ns)
-        joints = self._marker(header, ns, JOINTS_ID, Marker.SPHERE_LIST)
-        joints.scale.x = joints.scale.y = joints.scale.z = self.joint_scale
+        joints, bones, slot_points = self._slot(slot, len(xyz))
+        joints.header = stamp
+        joints.ns = ns
         joint_list = joint_idx.tolist()
-        points = [Point(x=x, y=y, z=z) for x, y, z in xyz[joint_idx].tolist()]
+        points = [slot_points[i] for i in joint_list]
+        for point, (x, y, z) in zip(points, xyz[joint_idx].tolist(), strict=True):
+            point.x = x
+            point.y = y
+            point.z = z
         joints.points = points
         joint_colors = self._joint_colors
         joints.colors = [joint_colors[i] for i in joint_list]
@@ -130,14 +146,27 @@ class MarkerBuilder:
         bone_idx = np.flatnonzero(visible[_BONES[:, 0]] & visible[_BONES[:, 1]])
         if bone_idx.size == 0:
             return [joints, self._delete(header, ns, BONES_ID)]
-        bones = self._marker(header, ns, BONES_ID, Marker.LINE_LIST)
-        bones.scale.x = self.bone_width
+        bones.header = stamp
+        bones.ns = ns
         # Bone ends share the joints' Point objects (read-only once built): half the allocations.
-        point_of = dict(zip(joint_list, points, strict=True))
-        bones.points = [point_of[j] for j in _BONES[bone_idx].reshape(-1).tolist()]
+        bones.points = [slot_points[j] for j in _BONES[bone_idx].reshape(-1).tolist()]
         end_colors = self._bone_end_colors
         bones.colors = [color for b in bone_idx.tolist() for color in end_colors[b]]
         return [joints, bones]
+
+    def _slot(self, slot: int, keypoints: int) -> tuple[Marker, Marker, list[Point]]:
+        """The reusable markers and Points of the frame's ``slot``-th person (made once)."""
+        while len(self._pool) <= slot:
+            header = Header()
+            joints = self._marker(header, "", JOINTS_ID, Marker.SPHERE_LIST)
+            joints.scale.x = joints.scale.y = joints.scale.z = self.joint_scale
+            bones = self._marker(header, "", BONES_ID, Marker.LINE_LIST)
+            bones.scale.x = self.bone_width
+            self._pool.append((joints, bones, []))
+        joints, bones, points = self._pool[slot]
+        while len(points) < keypoints:
+            points.append(Point())
+        return joints, bones, points
 
     def _marker(self, header: Header, ns: str, marker_id: int, marker_type: int) -> Marker:
         marker = Marker()
