@@ -151,6 +151,16 @@ def test_engine_describes_itself(contract_path: Path) -> None:
     assert "CPUExecutionProvider" in engine.description
 
 
+def test_worker_threads_do_not_spin_unless_asked(contract_path: Path) -> None:
+    """Spinning ORT threads would take the CPU from the Python stages after every run."""
+    for spin_wait, expected in ((False, "0"), (True, "1")):
+        engine = OnnxRuntimeEngine(contract_path, spin_wait=spin_wait)
+        options = engine._live_session().get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == expected
+        assert engine.run(_feeds(2))["pose25d"].shape == (2, 34, 4)
+        engine.close()
+
+
 def test_large_batch_is_chunked_and_equals_row_by_row(contract_path: Path) -> None:
     feeds = _feeds(10, seed=5)
     batched = OnnxRuntimeEngine(contract_path, max_batch_size=4).run(feeds)

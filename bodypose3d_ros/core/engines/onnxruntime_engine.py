@@ -25,6 +25,12 @@ from bodypose3d_ros.core.engines.bodypose3dnet_io import (
 
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"
+# ONNX Runtime's worker threads spin (busy-wait) for work after every run by default. In a node
+# that runs its own Python stages right after the network (crops, lift, messages) on a CPU it
+# shares, the spinning threads take the cores those stages need: on 2 cores the per-person
+# cost of everything but the network was about 3x higher with spinning (``make bench``,
+# multi_person). Without it the threads sleep between calls; the network's own time did not grow.
+ALLOW_SPINNING_KEY = "session.intra_op.allow_spinning"
 
 # ONNX Runtime's element-type names -> NumPy's, so the I/O check speaks one language.
 _ORT_TYPES = {
@@ -52,7 +58,11 @@ def _first_line(error: Exception) -> str:
 
 
 class OnnxRuntimeEngine:
-    """An ONNX Runtime session that checks the model's I/O at load and chunks large batches."""
+    """An ONNX Runtime session that checks the model's I/O at load and chunks large batches.
+
+    ``spin_wait`` lets ONNX Runtime's worker threads busy-wait for work (its own default); off
+    here, so the stages after each run get the CPU (see ``ALLOW_SPINNING_KEY``).
+    """
 
     name = "onnxruntime"
     precision = "fp32"
@@ -64,6 +74,7 @@ class OnnxRuntimeEngine:
         max_batch_size: int = 8,
         intra_op_threads: int = 0,
         check_io: bool = True,
+        spin_wait: bool = False,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -83,6 +94,7 @@ class OnnxRuntimeEngine:
             )
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
+        options.add_session_config_entry(ALLOW_SPINNING_KEY, "1" if spin_wait else "0")
         try:
             session = ort.InferenceSession(str(path), options, providers=wanted)
         # ORT's load errors (InvalidProtobuf, Fail, ...) derive from Exception directly.
@@ -91,6 +103,7 @@ class OnnxRuntimeEngine:
                 f"cannot load {path} as an ONNX model ({_first_line(error)}) — {MODEL_FILES_HINT}"
             ) from None
         self.model_path = path
+        self.spin_wait = spin_wait
         self.input_names = [arg.name for arg in session.get_inputs()]
         self.output_names = [arg.name for arg in session.get_outputs()]
         fixed_batch = None
