@@ -15,7 +15,7 @@ Pure NumPy; one :class:`BoneLengthTracker` per person, kept in a :class:`BoneLen
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,9 +87,9 @@ _KIND_HAS_TWO: FloatArray = np.array(
 
 
 def _per_kind(values: FloatArray, combine: np.ufunc) -> FloatArray:
-    """Combine a per-bone array per kind: np.add sums a kind's two sides, np.maximum takes the
-    larger (a middle bone counts once either way)."""
-    first, second = values[_KIND_BONES[:, 0]], values[_KIND_BONES[:, 1]]
+    """Combine a per-bone array (bones on the last axis) per kind: np.add sums a kind's two
+    sides, np.maximum takes the larger (a middle bone counts once either way)."""
+    first, second = values[..., _KIND_BONES[:, 0]], values[..., _KIND_BONES[:, 1]]
     if combine is np.add:
         return np.asarray(first + second * _KIND_HAS_TWO)
     return np.asarray(combine(first, second))
@@ -161,6 +161,27 @@ def person_scale(xyz: FloatArray, confidence: FloatArray) -> float:
     return 1000.0 / mm_per_metre
 
 
+def _person_scales(xyz: FloatArray, confidence: FloatArray) -> FloatArray:
+    """:func:`person_scale` of N skeletons at once: (N, 34, 3), (N, 34) -> (N,), the same
+    arithmetic (``lifting.metric_scale``) row by row."""
+    i0, i1 = LIMB_JOINTS[:, 0], LIMB_JOINTS[:, 1]
+    # C order throughout: NumPy sums a C-ordered row the way it sums a 1-D array (pairwise), so
+    # every row's sums come out bit for bit as one person's would; fancy indexing along axis 1
+    # returns another memory order, whose row sums NumPy adds up in a different order.
+    limbs = np.ascontiguousarray(xyz[:, i1] - xyz[:, i0])
+    lengths = np.sqrt(np.einsum("nij,nij->ni", limbs, limbs))
+    usable = confidence > 0.0
+    weights = np.where(usable[:, i0] & usable[:, i1], confidence[:, i0] * confidence[:, i1], 0.0)
+    denominator = np.sum(np.ascontiguousarray(weights * lengths**2), axis=1)
+    numerator = np.sum(np.ascontiguousarray(weights * lengths * LIMB_LENGTHS_MM), axis=1)
+    valid = np.isfinite(denominator) & (denominator > 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mm_per_metre = np.where(valid, numerator / np.where(valid, denominator, 1.0), np.nan)
+        good = np.isfinite(mm_per_metre) & (mm_per_metre > 0.0)
+        scales: FloatArray = np.where(good, 1000.0 / np.where(good, mm_per_metre, 1.0), np.nan)
+    return scales
+
+
 def bone_lengths(xyz: FloatArray, bones: Iterable[tuple[int, int]] = CORRECTED_BONES) -> FloatArray:
     """3D lengths of ``bones`` in ``xyz``'s units."""
     pairs = np.array(list(bones), dtype=np.intp).reshape(-1, 2)
@@ -203,70 +224,15 @@ class BoneLengthTracker:
         estimate is held at or above a robust high value of those lower bounds over the last
         frames, approached at the same limited pace.
         """
-        p = self.params
-        vectors = xyz[_CHILDREN] - xyz[_PARENTS]
-        lengths = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
-        sine_sq = vectors[:, 2] ** 2 / np.maximum(lengths, 1e-12) ** 2
-        side_on = (sine_sq <= p.max_side_on_sine**2) & (lengths > 0.0)
-        ratio = np.where(side_on, lengths / (scale * TABLE_LENGTHS_M), 0.0)
-        current = self._ratio[_KIND_OF_BONE]
-        usable = (
-            side_on
-            & (np.minimum(confidence[_PARENTS], confidence[_CHILDREN]) >= p.min_confidence)
-            & (ratio <= np.minimum(p.prior_gate, current * p.estimate_gate))
-            & (ratio >= np.maximum(1.0 / p.prior_gate, current / p.estimate_gate))
-        )
-        weights = np.where(
-            usable, confidence[_PARENTS] * confidence[_CHILDREN] * (1.0 - sine_sq), 0.0
-        )
-        kind_weight = _per_kind(weights, np.add)
-        seen = kind_weight > 0.0
-        total = self._evidence + kind_weight
-        mean = (self._ratio * self._evidence + _per_kind(weights * ratio, np.add)) / np.where(
-            seen, total, 1.0
-        )
-        # A lower bound seen in at least BOUND_RANK recent frames is a fact (the 2D would have to
-        # be wrong that often): the estimate rises to it even without a side-on view.
-        recent = np.partition(self._bounds, -BOUND_RANK, axis=0)[-BOUND_RANK]
-        plausible = recent <= np.minimum(p.prior_gate, current * p.estimate_gate)
-        bound = _per_kind(np.where(plausible, recent, 0.0), np.maximum)
-        raise_ = bound > self._ratio
-        step = 1.0 + p.max_step
-        target = np.where(seen, mean, self._ratio)
-        target = np.maximum(target, bound)
-        limited = np.clip(target, self._ratio / step, self._ratio * step)
-        self._ratio = np.where(seen | raise_, limited, self._ratio)
-        self._evidence = np.where(seen, np.minimum(total, p.memory), self._evidence)
+        _observe_rows([self], xyz[None], confidence[None], np.array([scale]))
 
     def correct(
         self, xyz: npt.ArrayLike, confidence: npt.ArrayLike, learn: bool = True
     ) -> BoneCorrection:
         """Learn from this frame (unless ``learn`` is False), then correct its bone lengths."""
-        points = np.array(xyz, dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
-        conf = np.array(confidence, dtype=np.float64).reshape(NUM_KEYPOINTS)
-        lifted = (
-            np.isfinite(points).all(axis=1)
-            & np.isfinite(conf)
-            & (conf > 0.0)
-            & (points[:, 2] > _MIN_DEPTH_M)
-        )
-        conf = np.where(lifted, conf, 0.0)
-        clean = np.where(lifted[:, None], points, 0.0)
-        scale = person_scale(clean, conf) if lifted[0] else float("nan")
-        if not np.isfinite(scale) or scale <= 0.0:
-            return BoneCorrection(points, np.full(len(CORRECTED_BONES), np.nan), (), scale, False)
-        if learn:
-            self.observe(clean, conf, scale)
-        lengths = scale * TABLE_LENGTHS_M * self._ratio[_KIND_OF_BONE]
-        self.lengths = lengths
-        corrected, unreachable, shortest = self._walk_tree(clean, lifted, lengths)
-        if learn:
-            confident = np.minimum(conf[_PARENTS], conf[_CHILDREN]) >= self.params.min_confidence
-            bounds = np.where(confident, shortest / (scale * TABLE_LENGTHS_M), 0.0)
-            self._bounds[self._frames % BOUND_WINDOW] = bounds
-            self._frames += 1
-        out = np.where(lifted[:, None], corrected, points)
-        return BoneCorrection(out, lengths, unreachable, scale, True)
+        points = np.array(xyz, dtype=np.float64).reshape(1, NUM_KEYPOINTS, 3)
+        conf = np.array(confidence, dtype=np.float64).reshape(1, NUM_KEYPOINTS)
+        return _correct_rows([self], points, conf, learn)[0]
 
     def _walk_tree(
         self, points: FloatArray, lifted: npt.NDArray[np.bool_], lengths: FloatArray
@@ -338,6 +304,98 @@ class BoneLengthTracker:
         return depth, True, side, shortest
 
 
+def _observe_rows(
+    trackers: Sequence[BoneLengthTracker], xyz: FloatArray, confidence: FloatArray,
+    scale: FloatArray,
+) -> None:  # fmt: skip
+    """:meth:`BoneLengthTracker.observe` for N people at once (one tracker per row): the same
+    arithmetic on arrays with a leading people axis, so a person costs rows, not NumPy calls."""
+    p = trackers[0].params
+    state = np.array([t._ratio for t in trackers])
+    evidence = np.array([t._evidence for t in trackers])
+    vectors = np.ascontiguousarray(xyz[:, _CHILDREN] - xyz[:, _PARENTS])  # see _person_scales
+    lengths = np.sqrt(np.einsum("nij,nij->ni", vectors, vectors))
+    sine_sq = vectors[..., 2] ** 2 / np.maximum(lengths, 1e-12) ** 2
+    side_on = (sine_sq <= p.max_side_on_sine**2) & (lengths > 0.0)
+    ratio = np.where(side_on, lengths / (scale[:, None] * TABLE_LENGTHS_M), 0.0)
+    current = state[:, _KIND_OF_BONE]
+    parents, children = confidence[:, _PARENTS], confidence[:, _CHILDREN]
+    usable = (
+        side_on
+        & (np.minimum(parents, children) >= p.min_confidence)
+        & (ratio <= np.minimum(p.prior_gate, current * p.estimate_gate))
+        & (ratio >= np.maximum(1.0 / p.prior_gate, current / p.estimate_gate))
+    )
+    weights = np.where(usable, parents * children * (1.0 - sine_sq), 0.0)
+    kind_weight = _per_kind(weights, np.add)
+    seen = kind_weight > 0.0
+    total = evidence + kind_weight
+    mean = (state * evidence + _per_kind(weights * ratio, np.add)) / np.where(seen, total, 1.0)
+    # A lower bound seen in at least BOUND_RANK recent frames is a fact (the 2D would have to
+    # be wrong that often): the estimate rises to it even without a side-on view.
+    bounds = np.array([t._bounds for t in trackers])
+    recent = np.partition(bounds, -BOUND_RANK, axis=1)[:, -BOUND_RANK]
+    plausible = recent <= np.minimum(p.prior_gate, current * p.estimate_gate)
+    bound = _per_kind(np.where(plausible, recent, 0.0), np.maximum)
+    raise_ = bound > state
+    step = 1.0 + p.max_step
+    target = np.where(seen, mean, state)
+    target = np.maximum(target, bound)
+    limited = np.clip(target, state / step, state * step)
+    new_state = np.where(seen | raise_, limited, state)
+    new_evidence = np.where(seen, np.minimum(total, p.memory), evidence)
+    for tracker, ratio_row, evidence_row in zip(trackers, new_state, new_evidence, strict=True):
+        tracker._ratio, tracker._evidence = ratio_row, evidence_row
+
+
+def _correct_rows(
+    trackers: Sequence[BoneLengthTracker], points: FloatArray, confidence: FloatArray,
+    learn: bool,
+) -> list[BoneCorrection]:  # fmt: skip
+    """:meth:`BoneLengthTracker.correct` for N people (one tracker per row, all with the same
+    params): (N, 34, 3) metres and (N, 34). Everything but the walk down each person's tree
+    runs once for everyone."""
+    lifted = (
+        np.isfinite(points).all(axis=2)
+        & np.isfinite(confidence)
+        & (confidence > 0.0)
+        & (points[..., 2] > _MIN_DEPTH_M)
+    )
+    conf = np.where(lifted, confidence, 0.0)
+    clean = np.where(lifted[..., None], points, 0.0)
+    scales = np.where(lifted[:, 0], _person_scales(clean, conf), np.nan)
+    good = np.isfinite(scales) & (scales > 0.0)
+    rows = np.flatnonzero(good).tolist()
+    chosen = [trackers[i] for i in rows]
+    if learn and rows:
+        _observe_rows(chosen, clean[rows], conf[rows], scales[rows])
+    results: list[BoneCorrection] = [
+        BoneCorrection(
+            points[i], np.full(len(CORRECTED_BONES), np.nan), (), float(scales[i]), False
+        )
+        for i in range(len(trackers))
+    ]
+    if not rows:
+        return results
+    ratios = np.array([t._ratio for t in chosen])
+    all_lengths = (scales[rows, None] * TABLE_LENGTHS_M) * ratios[:, _KIND_OF_BONE]
+    for tracker, i, lengths in zip(chosen, rows, all_lengths, strict=True):
+        scale = float(scales[i])
+        tracker.lengths = lengths
+        corrected, unreachable, shortest = tracker._walk_tree(clean[i], lifted[i], lengths)
+        if learn:
+            row_conf = conf[i]
+            confident = (
+                np.minimum(row_conf[_PARENTS], row_conf[_CHILDREN]) >= tracker.params.min_confidence
+            )
+            bounds = np.where(confident, shortest / (scale * TABLE_LENGTHS_M), 0.0)
+            tracker._bounds[tracker._frames % BOUND_WINDOW] = bounds
+            tracker._frames += 1
+        out = np.where(lifted[i, :, None], corrected, points[i])
+        results[i] = BoneCorrection(out, lengths, unreachable, scale, True)
+    return results
+
+
 class BoneLengthBank:
     """Per-person bone-length trackers keyed by person id; a disabled bank changes nothing."""
 
@@ -357,6 +415,24 @@ class BoneLengthBank:
         if tracker is None:
             tracker = self._people[person_id] = BoneLengthTracker(self.params)
         return tracker.correct(xyz, confidence)
+
+    def correct_many(
+        self, person_ids: Sequence[str], xyz: npt.ArrayLike, confidence: npt.ArrayLike
+    ) -> list[BoneCorrection | None]:
+        """:meth:`correct` for N people of one frame at once: (N, 34, 3) and (N, 34); the
+        results equal person-by-person calls."""
+        if not self.enabled or not person_ids:
+            return [None] * len(person_ids)
+        n = len(person_ids)
+        points = np.array(xyz, dtype=np.float64).reshape(n, NUM_KEYPOINTS, 3)
+        conf = np.array(confidence, dtype=np.float64).reshape(n, NUM_KEYPOINTS)
+        trackers = []
+        for person_id in person_ids:
+            tracker = self._people.get(person_id)
+            if tracker is None:
+                tracker = self._people[person_id] = BoneLengthTracker(self.params)
+            trackers.append(tracker)
+        return list(_correct_rows(trackers, points, conf, learn=True))
 
     def get(self, person_id: str) -> BoneLengthTracker | None:
         return self._people.get(person_id)

@@ -247,16 +247,21 @@ class PosePipeline:
             for i, ((person_id, pose), result) in enumerate(zip(published, lifted, strict=True))
             if result.ok
         ]
-        for person in people:
-            self._correct_bones(person)
+        self._correct_bones(people)
         return people
 
-    def _correct_bones(self, person: Person3D) -> None:
-        """Give the person's bones their estimated lengths (joints stay on their rays)."""
-        correction = self._bones.correct(person.id, person.xyz, person.confidence)
-        if correction is not None and correction.corrected:
-            person.xyz = correction.xyz
-            person.extras["bones_unreachable"] = float(len(correction.unreachable))
+    def _correct_bones(self, people: Sequence[Person3D]) -> None:
+        """Give everyone's bones their estimated lengths (joints stay on their rays), in one
+        batched call."""
+        if not people or not self._bones.enabled:
+            return
+        corrections = self._bones.correct_many(
+            [p.id for p in people], [p.xyz for p in people], [p.confidence for p in people]
+        )
+        for person, correction in zip(people, corrections, strict=True):
+            if correction is not None and correction.corrected:
+                person.xyz = correction.xyz
+                person.extras["bones_unreachable"] = float(len(correction.unreachable))
 
     def bone_lengths(self, person_id: str) -> FloatArray | None:
         """The person's estimated bone lengths (m, ``bone_lengths.CORRECTED_BONES`` order)."""
