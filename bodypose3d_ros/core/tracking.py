@@ -158,6 +158,33 @@ def _iou_corners(ca: FloatArray, cb: FloatArray) -> FloatArray:
     return iou
 
 
+def _iou_pair(a: FloatArray, b: FloatArray) -> float:
+    """``_iou_corners`` of two single boxes in plain floats (the same operations in the same
+    order, so the same value): NumPy's per-call cost would be most of it."""
+    ax0, ay0, ax1, ay1 = a.tolist()
+    bx0, by0, bx1, by1 = b.tolist()
+    if not all(map(math.isfinite, (ax0, ay0, ax1, ay1, bx0, by0, bx1, by1))):
+        return float(_iou_corners(a[None], b[None])[0, 0])
+    inter = max(min(ax1, bx1) - max(ax0, bx0), 0.0) * max(min(ay1, by1) - max(ay0, by0), 0.0)
+    union = max(ax1 - ax0, 0.0) * max(ay1 - ay0, 0.0) + max(bx1 - bx0, 0.0) * max(by1 - by0, 0.0)
+    union -= inter
+    return inter / union if union > 0 else 0.0
+
+
+def _column_medians(points: FloatArray) -> FloatArray:
+    """``np.median(points, axis=0)`` for finite points, by one sort (the same values: the middle
+    one, or the mean of the middle two as (a + b) / 2), without np.median's per-call cost."""
+    n = len(points)
+    if n == 0:
+        return np.asarray(np.median(points, axis=0))
+    ordered = np.sort(points, axis=0)
+    middle = n // 2
+    if n % 2:
+        return ordered[middle]
+    medians: FloatArray = (ordered[middle - 1] + ordered[middle]) / 2.0
+    return medians
+
+
 def confident_mask(pose: Pose25D, min_confidence: float) -> npt.NDArray[np.bool_]:
     """Keypoints with confidence >= ``min_confidence`` and finite pixels."""
     uv = np.asarray(pose.uv, dtype=np.float64).reshape(-1, 2)
@@ -565,7 +592,7 @@ class PersonTracker:
         track.score = score
         if uv is None or mask is None or keypoint_box is None:
             return  # seen by the detector only: the pose state stays (and is predicted on)
-        centre = np.median(uv[mask], axis=0)
+        centre = _column_medians(uv[mask])
         dt = self._clock - track.pose_seen_at
         if track.centre is not None and dt > 0.0:
             step = (centre - track.centre) / dt
@@ -597,11 +624,7 @@ class _Seen:
         self.uv = np.asarray(self.pose.uv, dtype=np.float64).reshape(-1, 2)
         pts = self.uv[self.mask]
         self.keypoint_box = np.concatenate([pts.min(axis=0), pts.max(axis=0)])
-        self.fit = (
-            float(_iou_corners(self.keypoint_box[None], self.crop[None])[0, 0])
-            if self.crop is not None
-            else 0.0
-        )
+        self.fit = _iou_pair(self.keypoint_box, self.crop) if self.crop is not None else 0.0
 
 
 def _same_person(a: _Seen, b: _Seen, params: TrackerParams) -> bool:
