@@ -37,6 +37,7 @@ from bodypose3d_ros.core.smoothing import (
     UV_PARAMS,
     Z_REL_PARAMS,
     OneEuroParams,
+    PersonSmoother,
     SmootherBank,
 )
 from bodypose3d_ros.core.tracking import PersonTracker, Target, TrackerParams, iou_matrix
@@ -215,16 +216,14 @@ class PosePipeline:
         uv = np.empty((n, NUM_KEYPOINTS, 2))
         z_rel = np.empty((n, NUM_KEYPOINTS))
         confidence = np.empty((n, NUM_KEYPOINTS))
-        root_filters: list[Callable[[float], float] | None] = []
-        for i, (person_id, pose) in enumerate(published):
-            smoother = self._smoothers.get(person_id)
-            if smoother is None:
-                uv[i], z_rel[i] = pose.uv, pose.z_rel
-                root_filters.append(None)
-            else:
-                uv[i], z_rel[i] = smoother.smooth_keypoints(pose.uv, pose.z_rel, stamp)
-                root_filters.append(smoother.root_depth_filter(stamp))
-            confidence[i] = pose.confidence
+        for i, (_, pose) in enumerate(published):
+            uv[i], z_rel[i], confidence[i] = pose.uv, pose.z_rel, pose.confidence
+        root_filters: list[Callable[[float], float] | None] = [None] * n
+        if self._smoothers.enabled:  # everyone's keypoints in one batched filter step
+            smoothers = [self._smoothers.get(person_id) for person_id, _ in published]
+            active = [s for s in smoothers if s is not None]
+            uv, z_rel = PersonSmoother.smooth_many(active, uv, z_rel, stamp)
+            root_filters = [s.root_depth_filter(stamp) for s in active]
         lifted = lift_poses(
             uv,
             z_rel,

@@ -9,7 +9,7 @@ handled correctly, and each tracked person has their own filters, freed when the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +35,9 @@ Z_REL_PARAMS = OneEuroParams(min_cutoff=0.5, beta=0.05, d_cutoff=1.0)
 ROOT_DEPTH_PARAMS = OneEuroParams(min_cutoff=0.1, beta=0.05, d_cutoff=1.0)
 
 
-def smoothing_factor(rate_hz: float, cutoff_hz: float | FloatArray) -> float | FloatArray:
+def smoothing_factor(
+    rate_hz: float | FloatArray, cutoff_hz: float | FloatArray
+) -> float | FloatArray:
     """Exponential smoothing weight of a first-order low-pass: fc / (rate / 2pi + fc)."""
     return cutoff_hz / (rate_hz / (2.0 * math.pi) + cutoff_hz)
 
@@ -114,11 +116,64 @@ class OneEuroFilter:
         out: FloatArray = np.where(known, self._value, sample)
         return out
 
+    def _steady_rate(self, sample: FloatArray, stamp: float) -> float | None:
+        """The rate the usual frame filters ``sample`` at (state and sample all finite, same
+        shape, time moving forward within ``reset_after_s``); None for any other case."""
+        value = self._value
+        if value is None or self._speed is None or value.shape != sample.shape:
+            return None
+        dt = stamp - self._stamp
+        if dt > self.reset_after_s or dt <= 0.0:
+            return None
+        if not (np.isfinite(sample).all() and np.isfinite(value).all()):
+            return None
+        return 1.0 / dt
+
     def _start(self, sample: FloatArray, stamp: float) -> FloatArray:
         self._value = sample.copy()
         self._speed = np.zeros_like(sample)
         self._stamp = stamp
         return sample
+
+
+def filter_many(
+    filters: Sequence[OneEuroFilter], samples: npt.ArrayLike, stamp: float
+) -> FloatArray:
+    """Each filter applied to its row of ``samples`` at ``stamp``, all sharing one params.
+
+    The rows in the usual frame (see :meth:`OneEuroFilter._steady_rate`) are filtered together
+    in one set of array operations, each row at its own rate (the same arithmetic as
+    ``OneEuroFilter.__call__``, so the same values); the others go through the filter itself.
+    """
+    rows = np.array(samples, dtype=np.float64)
+    if len(filters) != len(rows):
+        raise ValueError(f"{len(filters)} filters for {len(rows)} samples")
+    out = np.empty_like(rows)
+    steady: list[int] = []
+    rates: list[float] = []
+    for i, one in enumerate(filters):
+        rate = one._steady_rate(rows[i], stamp)
+        if rate is None:
+            out[i] = one(rows[i], stamp)
+        else:
+            steady.append(i)
+            rates.append(rate)
+    if not steady:
+        return out
+    params = filters[0].params
+    chosen = [filters[i] for i in steady]
+    sample = rows[steady]
+    value = np.array([one._value for one in chosen])
+    speed = np.array([one._speed for one in chosen])
+    row_rates: FloatArray = np.array(rates).reshape(-1, *([1] * (rows.ndim - 1)))
+    factor = smoothing_factor(row_rates, params.d_cutoff)
+    speed_hat = speed + factor * ((sample - value) * row_rates - speed)
+    cutoff = params.min_cutoff + params.beta * np.abs(speed_hat)
+    value = value + smoothing_factor(row_rates, cutoff) * (sample - value)
+    for one, value_row, speed_row in zip(chosen, value, speed_hat, strict=True):
+        one._value, one._speed, one._stamp = value_row, speed_row, stamp
+    out[steady] = value
+    return out
 
 
 class PersonSmoother:
@@ -140,6 +195,16 @@ class PersonSmoother:
     ) -> tuple[FloatArray, FloatArray]:
         """Smoothed (pixels, relative depths) for the frame taken at ``stamp`` seconds."""
         return self._uv(uv, stamp), self._z_rel(z_rel, stamp)
+
+    @staticmethod
+    def smooth_many(
+        smoothers: Sequence[PersonSmoother], uv: npt.ArrayLike, z_rel: npt.ArrayLike, stamp: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """:meth:`smooth_keypoints` for N people at once: (N, 34, 2) and (N, 34) in and out."""
+        return (
+            filter_many([s._uv for s in smoothers], uv, stamp),
+            filter_many([s._z_rel for s in smoothers], z_rel, stamp),
+        )
 
     def root_depth_filter(self, stamp: float) -> Callable[[float], float]:
         """A filter for ``lift_pose``'s ``root_depth_filter`` hook, bound to this frame's stamp."""

@@ -179,9 +179,9 @@ def _column_medians(points: FloatArray) -> FloatArray:
         return np.asarray(np.median(points, axis=0))
     ordered = np.sort(points, axis=0)
     middle = n // 2
-    if n % 2:
-        return ordered[middle]
-    medians: FloatArray = (ordered[middle - 1] + ordered[middle]) / 2.0
+    medians: FloatArray = (
+        ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+    )
     return medians
 
 
