@@ -378,21 +378,26 @@ def _correct_rows(
     if not rows:
         return results
     ratios = np.array([t._ratio for t in chosen])
-    all_lengths = (scales[rows, None] * TABLE_LENGTHS_M) * ratios[:, _KIND_OF_BONE]
-    for tracker, i, lengths in zip(chosen, rows, all_lengths, strict=True):
-        scale = float(scales[i])
-        tracker.lengths = lengths
-        corrected, unreachable, shortest = tracker._walk_tree(clean[i], lifted[i], lengths)
+    table = scales[rows, None] * TABLE_LENGTHS_M
+    all_lengths = table * ratios[:, _KIND_OF_BONE]
+    walks = [
+        tracker._walk_tree(clean[i], lifted[i], lengths)
+        for tracker, i, lengths in zip(chosen, rows, all_lengths, strict=True)
+    ]
+    shortest = np.array([walk[2] for walk in walks])
+    out = np.where(lifted[rows, :, None], np.array([walk[0] for walk in walks]), points[rows])
+    if learn:
+        row_conf = conf[rows]
+        confident = np.minimum(row_conf[:, _PARENTS], row_conf[:, _CHILDREN]) >= (
+            trackers[0].params.min_confidence
+        )
+        all_bounds = np.where(confident, shortest / table, 0.0)
+    for k, (tracker, i) in enumerate(zip(chosen, rows, strict=True)):
+        tracker.lengths = all_lengths[k]
         if learn:
-            row_conf = conf[i]
-            confident = (
-                np.minimum(row_conf[_PARENTS], row_conf[_CHILDREN]) >= tracker.params.min_confidence
-            )
-            bounds = np.where(confident, shortest / (scale * TABLE_LENGTHS_M), 0.0)
-            tracker._bounds[tracker._frames % BOUND_WINDOW] = bounds
+            tracker._bounds[tracker._frames % BOUND_WINDOW] = all_bounds[k]
             tracker._frames += 1
-        out = np.where(lifted[i, :, None], corrected, points[i])
-        results[i] = BoneCorrection(out, lengths, unreachable, scale, True)
+        results[i] = BoneCorrection(out[k], all_lengths[k], walks[k][1], float(scales[i]), True)
     return results
 
 
