@@ -148,15 +148,25 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
 
 
 def _normalize(pixels: npt.NDArray[np.uint8], normalization: str) -> Float32Array:
-    """(N, H, W, 3) uint8 BGR -> (N, 3, H, W) float32, one vectorised pass over the batch."""
+    """(N, H, W, 3) uint8 BGR -> (N, 3, H, W) float32.
+
+    Each crop is split into its three planes by OpenCV and each plane converted by one NumPy
+    call into its contiguous output plane: the same float32 arithmetic as one transposed NumPy
+    pass over the batch, and faster (a strided 3-byte read per element was most of that pass).
+    """
     n = pixels.shape[0]
     out = np.empty((n, 3, CROP_HEIGHT, CROP_WIDTH), dtype=np.float32)
-    chw = pixels.transpose(0, 3, 1, 2)
-    if normalization == "bgr_unit":
-        np.multiply(chw, np.float32(1.0 / 255.0), out=out, dtype=np.float32)
-    else:  # rgb_mean
-        np.subtract(chw[:, ::-1], RGB_MEAN[None, :, None, None], out=out, dtype=np.float32)
-        out *= np.float32(1.0 / 255.0)
+    scale = np.float32(1.0 / 255.0)
+    for i in range(n):
+        planes = cv2.split(pixels[i])  # B, G, R
+        if normalization == "bgr_unit":
+            for c, plane in enumerate(planes):
+                np.multiply(plane, scale, out=out[i, c], dtype=np.float32)
+        else:  # rgb_mean: R, G, B minus their means
+            for c, plane in enumerate(reversed(planes)):
+                np.subtract(plane, RGB_MEAN[c], out=out[i, c], dtype=np.float32)
+    if normalization != "bgr_unit":
+        out *= scale
     return out
 
 
