@@ -151,6 +151,24 @@ def _keypoint_rows(person: Person3D) -> list[list[float]]:
     return rows
 
 
+def keypoint_rows_of(people: Sequence[Person3D]) -> list[list[list[float]]] | None:
+    """``_keypoint_rows`` of several people in one pass (None unless all have the same shapes):
+    a frame's people cost NumPy calls once, not once each."""
+    if not people:
+        return []
+    first = people[0]
+    shapes = (first.uv.shape, first.xyz.shape, first.confidence.shape)
+    if any((p.uv.shape, p.xyz.shape, p.confidence.shape) != shapes for p in people):
+        return None
+    table = np.empty((len(people), first.uv.shape[0], 6), dtype=np.float64)
+    table[:, :, 0:2] = [p.uv for p in people]
+    table[:, :, 2:5] = [p.xyz for p in people]
+    table[:, :, 5] = [p.confidence for p in people]
+    table[~np.isfinite(table)] = 0.0
+    rows: list[list[list[float]]] = table.tolist()
+    return rows
+
+
 _SOURCE_TO_MSG: dict[str, int] = {
     ROOT_DEPTH_LIMB_LENGTHS: Pose3D.ROOT_DEPTH_LIMB_LENGTHS,
     ROOT_DEPTH_DEPTH_IMAGE: Pose3D.ROOT_DEPTH_DEPTH_IMAGE,
@@ -167,17 +185,23 @@ def person_to_pose(header: Header, person: Person3D, image_width: int, image_hei
 
 
 def fill_pose(
-    pose: Pose3D, header: Header, person: Person3D, image_width: int, image_height: int
-) -> Pose3D:
-    """Write one Person3D into an existing Pose3D (every field), and return it."""
-    pose.header = copy_header(header)
+    pose: Pose3D, header: Header, person: Person3D, image_width: int, image_height: int,
+    rows: list[list[float]] | None = None, own_header: bool = True,
+) -> Pose3D:  # fmt: skip
+    """Write one Person3D into an existing Pose3D (every field), and return it.
+
+    ``rows``: the person's ``_keypoint_rows`` when already made (``keypoint_rows_of``);
+    ``own_header=False`` stores ``header`` itself rather than a copy (a copy shared by a frame).
+    """
+    pose.header = copy_header(header) if own_header else header
     pose.id = str(person.id)
     score = float(person.score)
     pose.score = score if math.isfinite(score) else 0.0
     pose.roi = box_to_roi(person.box, image_width, image_height)
     pose.root_depth_source = _SOURCE_TO_MSG[person.root_depth_source]
     keypoints = pose.keypoints
-    rows = _keypoint_rows(person)
+    if rows is None:
+        rows = _keypoint_rows(person)
     if len(rows) != len(keypoints):
         raise ValueError(
             f"person {person.id!r} has {len(rows)} keypoints, expected {len(keypoints)}"

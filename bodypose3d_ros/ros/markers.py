@@ -31,7 +31,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.types import Person3D
+from bodypose3d_ros.core.types import FloatArray, Person3D
 from bodypose3d_ros.ros.conversions import copy_header
 
 JOINTS_ID: Final = 0
@@ -95,9 +95,20 @@ class MarkerBuilder:
         markers: list[Marker] = []
         drawn: set[str] = set()
         stamp = copy_header(header)  # one copy shared by this frame's ADD markers (read-only)
+        all_xyz: FloatArray | None = None
+        all_visible: npt.NDArray[np.bool_] | None = None
+        if people and len({(p.xyz.shape, p.confidence.shape) for p in people}) == 1:
+            # Everyone's visible joints in one pass, not NumPy calls per person.
+            all_xyz, all_visible = self._visible(
+                [p.xyz for p in people], [p.confidence for p in people]
+            )
         for slot, person in enumerate(people):
             drawn.add(person.id)
-            markers.extend(self._person_markers(header, stamp, person, slot))
+            if all_xyz is None or all_visible is None:
+                xyz, visible = self._visible(person.xyz, person.confidence)
+            else:
+                xyz, visible = all_xyz[slot], all_visible[slot]
+            markers.extend(self._person_markers(header, stamp, person, slot, xyz, visible))
         for person_id in lost_ids:
             if person_id not in drawn:
                 markers.extend(self._deletes(header, self.namespace(person_id)))
@@ -114,19 +125,22 @@ class MarkerBuilder:
         return out
 
     # ------------------------------------------------------------------------------------------
-    def _person_markers(
-        self, header: Header, stamp: Header, person: Person3D, slot: int
-    ) -> list[Marker]:
-        ns = self.namespace(person.id)
-        xyz = np.asarray(person.xyz, dtype=np.float64)
-        confidence = np.asarray(person.confidence)
+    def _visible(
+        self, xyz: npt.ArrayLike, confidence: npt.ArrayLike
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Joints (metres, (..., 34, 3)) and which of them are drawn ((..., 34))."""
+        points = np.asarray(xyz, dtype=np.float64)
+        conf = np.asarray(confidence)
         # Confidence 0 means "not observed" (its position is a placeholder): never drawn, even
         # with min_confidence 0.
-        visible = (
-            (confidence >= self.min_confidence)
-            & (confidence > 0.0)
-            & np.all(np.isfinite(xyz), axis=1)
-        )
+        visible = (conf >= self.min_confidence) & (conf > 0.0) & np.all(np.isfinite(points), -1)
+        return points, visible
+
+    def _person_markers(
+        self, header: Header, stamp: Header, person: Person3D, slot: int,
+        xyz: FloatArray, visible: npt.NDArray[np.bool_],
+    ) -> list[Marker]:  # fmt: skip
+        ns = self.namespace(person.id)
         joint_idx = np.flatnonzero(visible)
         if joint_idx.size == 0:
             return self._deletes(header, ns)

@@ -15,7 +15,7 @@ from std_msgs.msg import Header
 
 from bodypose3d_ros.core.types import Person3D
 from bodypose3d_ros.msg import Pose3D, Pose3DArray
-from bodypose3d_ros.ros.conversions import copy_header, fill_pose
+from bodypose3d_ros.ros.conversions import copy_header, fill_pose, keypoint_rows_of
 
 
 class PoseArrayBuilder:
@@ -33,8 +33,13 @@ class PoseArrayBuilder:
             self._pool.append(Pose3D())
         out = Pose3DArray()
         out.header = copy_header(header)
-        out.poses = [
-            fill_pose(pose, header, person, image_width, image_height)
-            for pose, person in zip(self._pool, people, strict=False)
-        ]
+        tables = keypoint_rows_of(people)  # everyone's keypoint values in one pass
+        stamp = copy_header(header)  # one copy shared by the frame's poses (read-only)
+        poses = []
+        for i, (pose, person) in enumerate(zip(self._pool, people, strict=False)):
+            rows = None if tables is None else tables[i]
+            poses.append(
+                fill_pose(pose, stamp, person, image_width, image_height, rows, own_header=False)
+            )
+        out.poses = poses
         return out
