@@ -175,10 +175,11 @@ def _person_scales(xyz: FloatArray, confidence: FloatArray) -> FloatArray:
     denominator = np.sum(np.ascontiguousarray(weights * lengths**2), axis=1)
     numerator = np.sum(np.ascontiguousarray(weights * lengths * LIMB_LENGTHS_MM), axis=1)
     valid = np.isfinite(denominator) & (denominator > 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mm_per_metre = np.where(valid, numerator / np.where(valid, denominator, 1.0), np.nan)
-        good = np.isfinite(mm_per_metre) & (mm_per_metre > 0.0)
-        scales: FloatArray = np.where(good, 1000.0 / np.where(good, mm_per_metre, 1.0), np.nan)
+    mm_per_metre = np.full(len(numerator), np.nan)
+    np.divide(numerator, denominator, out=mm_per_metre, where=valid)
+    good = np.isfinite(mm_per_metre) & (mm_per_metre > 0.0)
+    scales: FloatArray = np.full(len(numerator), np.nan)
+    np.divide(1000.0, mm_per_metre, out=scales, where=good)
     return scales
 
 
@@ -366,28 +367,31 @@ def _correct_rows(
     scales = np.where(lifted[:, 0], _person_scales(clean, conf), np.nan)
     good = np.isfinite(scales) & (scales > 0.0)
     rows = np.flatnonzero(good).tolist()
+    n = len(trackers)
+    # The rows that can be corrected: a slice (no copies) in the usual case of everyone.
+    sel: slice | list[int] = slice(None) if len(rows) == n else rows
     chosen = [trackers[i] for i in rows]
     if learn and rows:
-        _observe_rows(chosen, clean[rows], conf[rows], scales[rows])
-    results: list[BoneCorrection] = [
-        BoneCorrection(
+        _observe_rows(chosen, clean[sel], conf[sel], scales[sel])
+    results = {
+        i: BoneCorrection(
             points[i], np.full(len(CORRECTED_BONES), np.nan), (), float(scales[i]), False
         )
-        for i in range(len(trackers))
-    ]
+        for i in np.flatnonzero(~good).tolist()
+    }
     if not rows:
-        return results
+        return [results[i] for i in range(n)]
     ratios = np.array([t._ratio for t in chosen])
-    table = scales[rows, None] * TABLE_LENGTHS_M
+    table = scales[sel, None] * TABLE_LENGTHS_M
     all_lengths = table * ratios[:, _KIND_OF_BONE]
     walks = [
         tracker._walk_tree(clean[i], lifted[i], lengths)
         for tracker, i, lengths in zip(chosen, rows, all_lengths, strict=True)
     ]
     shortest = np.array([walk[2] for walk in walks])
-    out = np.where(lifted[rows, :, None], np.array([walk[0] for walk in walks]), points[rows])
+    out = np.where(lifted[sel, :, None], np.array([walk[0] for walk in walks]), points[sel])
     if learn:
-        row_conf = conf[rows]
+        row_conf = conf[sel]
         confident = np.minimum(row_conf[:, _PARENTS], row_conf[:, _CHILDREN]) >= (
             trackers[0].params.min_confidence
         )
@@ -398,7 +402,7 @@ def _correct_rows(
             tracker._bounds[tracker._frames % BOUND_WINDOW] = all_bounds[k]
             tracker._frames += 1
         results[i] = BoneCorrection(out[k], all_lengths[k], walks[k][1], float(scales[i]), True)
-    return results
+    return [results[i] for i in range(n)]
 
 
 class BoneLengthBank:

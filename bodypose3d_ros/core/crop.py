@@ -181,7 +181,7 @@ def prepare_batch(
 
     ``k`` is the image's 3x3 intrinsics matrix (used by ``k_inv_mode="crop_camera"``).
     Each crop is one ``cv2.warpAffine`` (bilinear, black outside the image) written straight
-    into a preallocated uint8 batch; normalisation then runs once over the whole batch.
+    into a preallocated uint8 batch, then normalised plane by plane into the float32 batch.
     """
     _check_choice(normalization, NORMALIZATIONS, "normalization")
     _check_choice(k_inv_mode, K_INV_MODES, "k_inv_mode")
