@@ -437,3 +437,40 @@ def test_pipeline_corrects_each_tracked_person_and_frees_them_when_lost() -> Non
             break
     assert person.id in lost
     assert pipeline.bone_lengths(person.id) is None
+
+
+def test_everyone_at_once_equals_person_by_person() -> None:
+    """The bank's batched correction (one array pass for everyone) gives bit for bit what each
+    person's own tracker gives, learning included, with people failing, coming and going."""
+    rng = np.random.default_rng(3)
+    xyz, conf = lifted(true_skeleton(), 0.4)
+    one_by_one, batched = BoneLengthBank(), BoneLengthBank()
+    for frame in range(60):
+        ids = [f"body_{i}" for i in range(6) if (frame // 10 + i) % 4]
+        points = np.array([xyz + rng.normal(0.0, 0.02, xyz.shape) for _ in ids])
+        confidence = np.array([np.clip(conf - rng.uniform(0, 0.5, conf.shape), 0, 1) for _ in ids])
+        if frame % 7 == 0:
+            points[0, 3] = np.nan  # a joint that could not be lifted
+        if frame % 9 == 0:
+            confidence[-1, 0] = 0.0  # pelvis unseen: that person is not corrected
+        expected = [
+            one_by_one.correct(i, p, c) for i, p, c in zip(ids, points, confidence, strict=True)
+        ]
+        got = batched.correct_many(ids, points, confidence)
+        assert len(got) == len(expected)
+        for want, have in zip(expected, got, strict=True):
+            assert want is not None
+            assert have is not None
+            assert have.corrected == want.corrected
+            np.testing.assert_array_equal(have.xyz, want.xyz)
+            np.testing.assert_array_equal(have.lengths, want.lengths)
+            assert have.unreachable == want.unreachable
+            np.testing.assert_array_equal(have.scale, want.scale)
+        for person_id in ids:
+            a, b = one_by_one.get(person_id), batched.get(person_id)
+            assert a is not None
+            assert b is not None
+            np.testing.assert_array_equal(b.ratios, a.ratios)
+        one_by_one.retain(ids)
+        batched.retain(ids)
+    assert not BoneLengthBank(enabled=False).correct_many(["a"], xyz[None], conf[None])[0]

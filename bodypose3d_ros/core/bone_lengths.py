@@ -225,15 +225,70 @@ class BoneLengthTracker:
         estimate is held at or above a robust high value of those lower bounds over the last
         frames, approached at the same limited pace.
         """
-        _observe_rows([self], xyz[None], confidence[None], np.array([scale]))
+        p = self.params
+        vectors = xyz[_CHILDREN] - xyz[_PARENTS]
+        lengths = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+        sine_sq = vectors[:, 2] ** 2 / np.maximum(lengths, 1e-12) ** 2
+        side_on = (sine_sq <= p.max_side_on_sine**2) & (lengths > 0.0)
+        ratio = np.where(side_on, lengths / (scale * TABLE_LENGTHS_M), 0.0)
+        current = self._ratio[_KIND_OF_BONE]
+        usable = (
+            side_on
+            & (np.minimum(confidence[_PARENTS], confidence[_CHILDREN]) >= p.min_confidence)
+            & (ratio <= np.minimum(p.prior_gate, current * p.estimate_gate))
+            & (ratio >= np.maximum(1.0 / p.prior_gate, current / p.estimate_gate))
+        )
+        weights = np.where(
+            usable, confidence[_PARENTS] * confidence[_CHILDREN] * (1.0 - sine_sq), 0.0
+        )
+        kind_weight = _per_kind(weights, np.add)
+        seen = kind_weight > 0.0
+        total = self._evidence + kind_weight
+        mean = (self._ratio * self._evidence + _per_kind(weights * ratio, np.add)) / np.where(
+            seen, total, 1.0
+        )
+        # A lower bound seen in at least BOUND_RANK recent frames is a fact (the 2D would have to
+        # be wrong that often): the estimate rises to it even without a side-on view.
+        recent = np.partition(self._bounds, -BOUND_RANK, axis=0)[-BOUND_RANK]
+        plausible = recent <= np.minimum(p.prior_gate, current * p.estimate_gate)
+        bound = _per_kind(np.where(plausible, recent, 0.0), np.maximum)
+        raise_ = bound > self._ratio
+        step = 1.0 + p.max_step
+        target = np.where(seen, mean, self._ratio)
+        target = np.maximum(target, bound)
+        limited = np.clip(target, self._ratio / step, self._ratio * step)
+        self._ratio = np.where(seen | raise_, limited, self._ratio)
+        self._evidence = np.where(seen, np.minimum(total, p.memory), self._evidence)
 
     def correct(
         self, xyz: npt.ArrayLike, confidence: npt.ArrayLike, learn: bool = True
     ) -> BoneCorrection:
         """Learn from this frame (unless ``learn`` is False), then correct its bone lengths."""
-        points = np.array(xyz, dtype=np.float64).reshape(1, NUM_KEYPOINTS, 3)
-        conf = np.array(confidence, dtype=np.float64).reshape(1, NUM_KEYPOINTS)
-        return _correct_rows([self], points, conf, learn)[0]
+        points = np.array(xyz, dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
+        conf = np.array(confidence, dtype=np.float64).reshape(NUM_KEYPOINTS)
+        lifted = (
+            np.isfinite(points).all(axis=1)
+            & np.isfinite(conf)
+            & (conf > 0.0)
+            & (points[:, 2] > _MIN_DEPTH_M)
+        )
+        conf = np.where(lifted, conf, 0.0)
+        clean = np.where(lifted[:, None], points, 0.0)
+        scale = person_scale(clean, conf) if lifted[0] else float("nan")
+        if not np.isfinite(scale) or scale <= 0.0:
+            return BoneCorrection(points, np.full(len(CORRECTED_BONES), np.nan), (), scale, False)
+        if learn:
+            self.observe(clean, conf, scale)
+        lengths = scale * TABLE_LENGTHS_M * self._ratio[_KIND_OF_BONE]
+        self.lengths = lengths
+        corrected, unreachable, shortest = self._walk_tree(clean, lifted, lengths)
+        if learn:
+            confident = np.minimum(conf[_PARENTS], conf[_CHILDREN]) >= self.params.min_confidence
+            bounds = np.where(confident, shortest / (scale * TABLE_LENGTHS_M), 0.0)
+            self._bounds[self._frames % BOUND_WINDOW] = bounds
+            self._frames += 1
+        out = np.where(lifted[:, None], corrected, points)
+        return BoneCorrection(out, lengths, unreachable, scale, True)
 
     def _walk_tree(
         self, points: FloatArray, lifted: npt.NDArray[np.bool_], lengths: FloatArray
@@ -310,7 +365,9 @@ def _observe_rows(
     scale: FloatArray,
 ) -> None:  # fmt: skip
     """:meth:`BoneLengthTracker.observe` for N people at once (one tracker per row): the same
-    arithmetic on arrays with a leading people axis, so a person costs rows, not NumPy calls."""
+    arithmetic on arrays with a leading people axis, so a person costs rows, not NumPy calls.
+    Kept step for step with ``observe`` (which stays the cheaper path for one person); a test
+    holds the two to equal results bit for bit."""
     p = trackers[0].params
     state = np.array([t._ratio for t in trackers])
     evidence = np.array([t._evidence for t in trackers])
@@ -435,6 +492,8 @@ class BoneLengthBank:
         n = len(person_ids)
         points = np.array(xyz, dtype=np.float64).reshape(n, NUM_KEYPOINTS, 3)
         conf = np.array(confidence, dtype=np.float64).reshape(n, NUM_KEYPOINTS)
+        if n == 1:  # one person: the tracker's own path, cheaper than arrays with a people axis
+            return [self.correct(person_ids[0], points[0], conf[0])]
         trackers = []
         for person_id in person_ids:
             tracker = self._people.get(person_id)
