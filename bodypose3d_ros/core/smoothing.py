@@ -148,6 +148,8 @@ def filter_many(
     rows = np.array(samples, dtype=np.float64)
     if len(filters) != len(rows):
         raise ValueError(f"{len(filters)} filters for {len(rows)} samples")
+    if filters and any(one.params != filters[0].params for one in filters):
+        raise ValueError("filter_many needs filters with the same parameters")
     out = np.empty_like(rows)
     steady: list[int] = []
     rates: list[float] = []
