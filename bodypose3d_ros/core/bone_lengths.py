@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bodypose3d_ros.core.lifting import metric_scale
+from bodypose3d_ros.core.person_state import PersonStates
 from bodypose3d_ros.core.skeleton import (
     BONES,
     INDEX,
@@ -462,13 +463,16 @@ def _correct_rows(
     return [results[i] for i in range(n)]
 
 
-class BoneLengthBank:
+class BoneLengthBank(PersonStates[BoneLengthTracker]):
     """Per-person bone-length trackers keyed by person id; a disabled bank changes nothing."""
 
     def __init__(self, params: BoneLengthParams | None = None, enabled: bool = True) -> None:
+        super().__init__()
         self.params = params or BoneLengthParams()
         self.enabled = enabled
-        self._people: dict[str, BoneLengthTracker] = {}
+
+    def _create(self) -> BoneLengthTracker:
+        return BoneLengthTracker(self.params)
 
     def correct(
         self, person_id: str, xyz: npt.ArrayLike, confidence: npt.ArrayLike
@@ -477,10 +481,7 @@ class BoneLengthBank:
         the bank is disabled."""
         if not self.enabled:
             return None
-        tracker = self._people.get(person_id)
-        if tracker is None:
-            tracker = self._people[person_id] = BoneLengthTracker(self.params)
-        return tracker.correct(xyz, confidence)
+        return self._state_of(person_id).correct(xyz, confidence)
 
     def correct_many(
         self, person_ids: Sequence[str], xyz: npt.ArrayLike, confidence: npt.ArrayLike
@@ -494,27 +495,8 @@ class BoneLengthBank:
         conf = np.array(confidence, dtype=np.float64).reshape(n, NUM_KEYPOINTS)
         if n == 1:  # one person: the tracker's own path, cheaper than arrays with a people axis
             return [self.correct(person_ids[0], points[0], conf[0])]
-        trackers = []
-        for person_id in person_ids:
-            tracker = self._people.get(person_id)
-            if tracker is None:
-                tracker = self._people[person_id] = BoneLengthTracker(self.params)
-            trackers.append(tracker)
+        trackers = [self._state_of(person_id) for person_id in person_ids]
         return list(_correct_rows(trackers, points, conf, learn=True))
 
     def get(self, person_id: str) -> BoneLengthTracker | None:
         return self._people.get(person_id)
-
-    def retain(self, active_ids: Iterable[str]) -> list[str]:
-        """Free the state of everyone not in ``active_ids``; returns the ids freed."""
-        active = set(active_ids)
-        gone = [person_id for person_id in self._people if person_id not in active]
-        for person_id in gone:
-            del self._people[person_id]
-        return gone
-
-    def __len__(self) -> int:
-        return len(self._people)
-
-    def __contains__(self, person_id: object) -> bool:
-        return person_id in self._people

@@ -9,12 +9,13 @@ handled correctly, and each tracked person has their own filters, freed when the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from bodypose3d_ros.core.person_state import PersonStates
 from bodypose3d_ros.core.types import FloatArray
 
 DEFAULT_RESET_AFTER_S = 1.0
@@ -221,7 +222,7 @@ class PersonSmoother:
             smoother.reset()
 
 
-class SmootherBank:
+class SmootherBank(PersonStates[PersonSmoother]):
     """Per-person smoothers keyed by person id; a disabled bank smooths nothing."""
 
     def __init__(
@@ -232,31 +233,16 @@ class SmootherBank:
         enabled: bool = True,
         reset_after_s: float = DEFAULT_RESET_AFTER_S,
     ) -> None:
+        super().__init__()
         self._params = (uv, z_rel, root)
         self._reset_after_s = reset_after_s
         self.enabled = enabled
-        self._people: dict[str, PersonSmoother] = {}
+
+    def _create(self) -> PersonSmoother:
+        return PersonSmoother(*self._params, reset_after_s=self._reset_after_s)
 
     def get(self, person_id: str) -> PersonSmoother | None:
         """The person's smoother, created on first sight; None when smoothing is disabled."""
         if not self.enabled:
             return None
-        smoother = self._people.get(person_id)
-        if smoother is None:
-            smoother = PersonSmoother(*self._params, reset_after_s=self._reset_after_s)
-            self._people[person_id] = smoother
-        return smoother
-
-    def retain(self, active_ids: Iterable[str]) -> list[str]:
-        """Free the state of everyone not in ``active_ids``; returns the ids freed."""
-        active = set(active_ids)
-        gone = [person_id for person_id in self._people if person_id not in active]
-        for person_id in gone:
-            del self._people[person_id]
-        return gone
-
-    def __len__(self) -> int:
-        return len(self._people)
-
-    def __contains__(self, person_id: object) -> bool:
-        return person_id in self._people
+        return self._state_of(person_id)
