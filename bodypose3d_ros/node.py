@@ -21,6 +21,7 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -63,6 +64,8 @@ from bodypose3d_ros.ros.stop_signals import StopRequest
 
 NODE_NAME = "bodypose3d_node"
 LOG_THROTTLE_S = 5.0
+# How long shutdown waits for subscribers to acknowledge the final DELETEALL of the markers.
+MARKER_FLUSH_TIMEOUT_S = 2.0
 MAX_LOGGED_ERROR_CHARS = 300
 
 
@@ -271,7 +274,7 @@ class BodyPose3DNode(LifecycleNode):
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
         self._stop_worker()
-        self._delete_markers()
+        self._delete_markers(flush=True)
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
@@ -496,8 +499,12 @@ class BodyPose3DNode(LifecycleNode):
             self._recent_rejects.tick(time.monotonic())
             self._last_error = message
 
-    def _delete_markers(self) -> None:
-        """DELETEALL on the marker topic (while its publisher is active), so RViz starts clean."""
+    def _delete_markers(self, flush: bool = False) -> None:
+        """DELETEALL on the marker topic (while its publisher is active), so RViz starts clean.
+
+        ``flush`` (on shutdown): wait briefly until reliable subscribers acknowledged it, as the
+        process may exit right after and take an undelivered message with it.
+        """
         if self._pub_markers is None or self._markers is None:
             return
         if not self._pub_markers.is_activated or not self.context.ok():
@@ -509,6 +516,8 @@ class BodyPose3DNode(LifecycleNode):
         if self._camera_info is not None:
             header.frame_id = self._camera_info.header.frame_id
         self._pub_markers.publish(self._markers.delete_all(header))
+        if flush:
+            self._pub_markers.wait_for_all_acked(Duration(seconds=MARKER_FLUSH_TIMEOUT_S))
 
     # ----------------------------------------------------------------------- diagnostics
     def _engine_description(self) -> str:
