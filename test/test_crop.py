@@ -237,12 +237,14 @@ def test_prepare_batch_warps_each_person_once_straight_into_the_batch(
 ) -> None:
     """The hot path at 1280x720: one cv2.warpAffine per person, into the preallocated batch.
 
-    The real warpAffine runs; the wrapper only records how it was called.
+    The real warpAffine runs; the wrapper only records how it was called. One person's crop is
+    warped from the image itself; eight people's from one shared BGRA copy (the cheaper warp),
+    and every row is bit for bit what that person alone gives, crops off the border included.
     """
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    boxes = [Box(140.0 * i, 80.0, 120.0, 400.0) for i in range(8)]
-    alone = [prepare_batch(image, [box], K_1280) for box in boxes]
+    boxes = [Box(140.0 * i, 80.0, 120.0, 400.0) for i in range(6)]
+    boxes += [Box(-90.3, -150.2, 200.0, 380.0), Box(1150.6, 500.1, 260.0, 330.0)]
     real_warp = crop_module.cv2.warpAffine
     calls: list[tuple[np.ndarray, np.ndarray]] = []
 
@@ -253,16 +255,52 @@ def test_prepare_batch_warps_each_person_once_straight_into_the_batch(
         return real_warp(src, m, *args, **kwargs)
 
     monkeypatch.setattr(crop_module.cv2, "warpAffine", recording_warp)
+    alone = [prepare_batch(image, [box], K_1280) for box in boxes]
+    assert len(calls) == len(boxes)
+    assert all(src is image for src, _ in calls), "one crop: warped from the image itself"
+    calls.clear()
     batch = prepare_batch(image, boxes, K_1280)
     assert len(calls) == len(boxes)
-    # Each warp reads the image itself (no per-person copy of it) ...
-    assert all(src is image for src, _ in calls)
+    # Each warp reads one shared source (no per-person copy): the image as BGRA ...
+    source = calls[0][0]
+    assert all(src is source for src, _ in calls)
+    assert source.shape == (720, 1280, 4)
+    np.testing.assert_array_equal(source[..., :3], image)
     # ... and writes one distinct slot of a single shared uint8 buffer.
     first = calls[0][1]
-    assert all(dst.shape == (CROP_HEIGHT, CROP_WIDTH, 3) for _, dst in calls)
+    assert all(dst.shape == (CROP_HEIGHT, CROP_WIDTH, 4) for _, dst in calls)
     assert all(np.shares_memory(dst, first.base) for _, dst in calls)
     assert len({dst.__array_interface__["data"][0] for _, dst in calls}) == len(boxes)
     # Batching changes nothing: row i is exactly what person i alone gives.
     for i, single in enumerate(alone):
         np.testing.assert_array_equal(batch.input0[i], single.input0[0])
         np.testing.assert_array_equal(batch.k_inv[i], single.k_inv[0])
+
+
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+def test_small_image_warps_from_bgra_with_the_same_result(normalization: str) -> None:
+    """At 320x240 one crop already outweighs the conversion: the BGRA path, same numbers."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    box = Box(-30.4, 20.7, 140.0, 260.0)
+    batch = prepare_batch(image, [box], K_1280, normalization=normalization)
+    t_form = crop_to_image_transform(batch.crops[0])
+    expected = real_bgr_warp(image, t_form)
+    pixels = np.moveaxis(expected.astype(np.float32), -1, 0)
+    if normalization == "bgr_unit":
+        reference = pixels * np.float32(1.0 / 255.0)
+    else:
+        reference = (pixels[::-1] - crop_module.RGB_MEAN[:, None, None]) * np.float32(1.0 / 255.0)
+    np.testing.assert_array_equal(batch.input0[0], reference)
+
+
+def real_bgr_warp(image: np.ndarray, t_form: np.ndarray) -> np.ndarray:
+    """The crop as a plain 3-channel warp of the image (the reference for the BGRA path)."""
+    return crop_module.cv2.warpAffine(
+        image,
+        t_form[:2],
+        (CROP_WIDTH, CROP_HEIGHT),
+        flags=crop_module.cv2.INTER_LINEAR | crop_module.cv2.WARP_INVERSE_MAP,
+        borderMode=crop_module.cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )

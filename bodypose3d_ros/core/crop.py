@@ -42,6 +42,12 @@ RGB_MEAN: Final[npt.NDArray[np.float32]] = np.array([123.675, 116.28, 103.53], d
 
 Float32Array = npt.NDArray[np.float32]
 
+# OpenCV's bilinear warp of 4-channel pixels runs its vector path and costs half what the same
+# warp of 3-channel pixels does, with the same result bit for bit. Converting the image to BGRA
+# once pays for itself when the crops hold more than about 1/11 of the image's pixels (measured:
+# a 1280x720 conversion costs as much as 1.7 crops save), so it is done from that point on.
+_BGRA_PAYS_OFF_RATIO: Final = 11
+
 # NVIDIA's virtual crop camera: fixed focal length, principal point at the crop centre.
 NVIDIA_CROP_K: Final[FloatArray] = np.array(
     [
@@ -148,17 +154,17 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
 
 
 def _normalize(pixels: npt.NDArray[np.uint8], normalization: str) -> Float32Array:
-    """(N, H, W, 3) uint8 BGR -> (N, 3, H, W) float32.
+    """(N, H, W, 3 or 4) uint8 BGR(A) -> (N, 3, H, W) float32 (alpha, if any, is dropped).
 
-    Each crop is split into its three planes by OpenCV and each plane converted by one NumPy
-    call into its contiguous output plane: the same float32 arithmetic as one transposed NumPy
-    pass over the batch, and faster (a strided 3-byte read per element was most of that pass).
+    Each crop is split into its planes by OpenCV and each plane converted by one NumPy call
+    into its contiguous output plane: the same float32 arithmetic as one transposed NumPy pass
+    over the batch, and faster (a strided read per element was most of that pass).
     """
     n = pixels.shape[0]
     out = np.empty((n, 3, CROP_HEIGHT, CROP_WIDTH), dtype=np.float32)
     scale = np.float32(1.0 / 255.0)
     for i in range(n):
-        planes = cv2.split(pixels[i])  # B, G, R
+        planes = cv2.split(pixels[i])[:3]  # B, G, R
         if normalization == "bgr_unit":
             for c, plane in enumerate(planes):
                 np.multiply(plane, scale, out=out[i, c], dtype=np.float32)
@@ -168,6 +174,15 @@ def _normalize(pixels: npt.NDArray[np.uint8], normalization: str) -> Float32Arra
     if normalization != "bgr_unit":
         out *= scale
     return out
+
+
+def _warp_source(image: npt.NDArray[np.uint8], crops: int) -> npt.NDArray[np.uint8]:
+    """The image the crops are warped from: itself, or its BGRA copy when that is cheaper."""
+    height, width = image.shape[:2]
+    if crops * CROP_WIDTH * CROP_HEIGHT * _BGRA_PAYS_OFF_RATIO >= width * height:
+        bgra: npt.NDArray[np.uint8] = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+        return bgra
+    return image
 
 
 def prepare_batch(
@@ -182,6 +197,7 @@ def prepare_batch(
     ``k`` is the image's 3x3 intrinsics matrix (used by ``k_inv_mode="crop_camera"``).
     Each crop is one ``cv2.warpAffine`` (bilinear, black outside the image) written straight
     into a preallocated uint8 batch, then normalised plane by plane into the float32 batch.
+    With several crops the warps read one BGRA copy of the image (``_BGRA_PAYS_OFF_RATIO``).
     """
     _check_choice(normalization, NORMALIZATIONS, "normalization")
     _check_choice(k_inv_mode, K_INV_MODES, "k_inv_mode")
@@ -195,17 +211,18 @@ def prepare_batch(
     crops = [crop_box_for(box) for box in boxes]
     n = len(crops)
     t_form = np.empty((n, 3, 3), dtype=np.float64)
-    pixels = np.empty((n, CROP_HEIGHT, CROP_WIDTH, 3), dtype=np.uint8)
+    source = _warp_source(image, n)
+    pixels = np.empty((n, CROP_HEIGHT, CROP_WIDTH, source.shape[2]), dtype=np.uint8)
     for i, crop in enumerate(crops):
         t_form[i] = crop_to_image_transform(crop)
         cv2.warpAffine(
-            image,
+            source,
             t_form[i, :2],
             (CROP_WIDTH, CROP_HEIGHT),
             dst=pixels[i],
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_CONSTANT,
-            borderValue=(0, 0, 0),
+            borderValue=(0, 0, 0, 0),
         )
 
     if k_inv_mode == "crop_camera":
