@@ -180,8 +180,7 @@ def _warp_source(image: npt.NDArray[np.uint8], crops: int) -> npt.NDArray[np.uin
     """The image the crops are warped from: itself, or its BGRA copy when that is cheaper."""
     height, width = image.shape[:2]
     if crops * CROP_WIDTH * CROP_HEIGHT * _BGRA_PAYS_OFF_RATIO >= width * height:
-        bgra: npt.NDArray[np.uint8] = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
-        return bgra
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2BGRA), dtype=np.uint8)
     return image
 
 
