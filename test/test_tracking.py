@@ -571,3 +571,59 @@ def test_a_crop_mostly_outside_the_image_is_not_followed() -> None:
         frame(0.8 + t / 10, float(x), True)
     assert frame(1.2, -45.0, False) == [], "two thirds out: no crop, the track coasts"
     assert tracker.active_ids == ["body_1"]
+
+
+def test_duplicate_check_of_all_pairs_matches_its_definition() -> None:
+    """Two poses are one person when their keypoint boxes overlap (IoU > 0.3) and the median gap
+    between their shared confident keypoints is at most duplicate_distance x their joint box
+    size; the one-pass check over every pair must say exactly that, pair by pair."""
+    from bodypose3d_ros.core import tracking
+
+    params = TrackerParams()
+    rng = np.random.default_rng(11)
+    base = _body(3) + 200.0
+    seen = []
+    for i in range(12):
+        # Near copies of one body (gaps around the threshold), plus a few other bodies.
+        uv = (
+            base + rng.normal(0, rng.choice([1.0, 6.0, 12.0]), base.shape)
+            if i < 9
+            else (_body(20 + i) + 200.0 + rng.uniform(-20, 20, 2))
+        )
+        confidence = np.where(rng.random(NUM_KEYPOINTS) < 0.8, 0.9, 0.1)
+        if i == 8:
+            confidence[:] = 0.1
+            confidence[:4] = 0.9  # too few keypoints to share
+        pose = _pose(uv, Box(0.0, 0.0, 1.0, 1.0))
+        pose.confidence[:] = confidence
+        mask = tracking.confident_mask(pose, params.min_keypoint_confidence)
+        track = tracking._Track(key=i, box=np.zeros(4), seen_at=0.0)
+        seen.append(tracking._Seen(track, pose, mask, True, None, None))
+    same = tracking._same_people(seen, params)
+    boxes = np.array([s.keypoint_box for s in seen])
+    overlap = tracking._iou_corners(boxes, boxes) > 0.3
+    verdicts, medians = [], []
+    for i in range(len(seen)):
+        for j in range(len(seen)):
+            a, b = seen[i], seen[j]
+            shared = a.mask & b.mask
+            expected = False
+            if i != j and overlap[i, j] and shared.sum() >= params.min_confident_keypoints:
+                gaps = np.linalg.norm(a.uv[shared] - b.uv[shared], axis=1)
+                size = max(
+                    float(np.max(np.maximum(a.keypoint_box[2:], b.keypoint_box[2:])
+                                 - np.minimum(a.keypoint_box[:2], b.keypoint_box[:2]))),
+                    1.0,
+                )  # fmt: skip
+                expected = bool(np.median(gaps) <= params.duplicate_distance * size)
+                medians.append((i, j, float(np.median(gaps)) / size, int(shared.sum())))
+            assert same[i, j] == expected, (i, j)
+            verdicts.append(expected)
+    assert any(verdicts)
+    assert not all(verdicts)
+    # The verdict turns exactly at the median gap (odd and even shared counts alike).
+    assert {n % 2 for *_, n in medians} == {0, 1}
+    for i, j, ratio, _ in medians:
+        for factor, verdict in ((1.0 + 1e-9, True), (1.0 - 1e-9, False)):
+            edge = TrackerParams(duplicate_distance=ratio * factor)
+            assert tracking._same_people(seen, edge)[i, j] == verdict, (i, j, factor)

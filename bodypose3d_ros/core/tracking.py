@@ -526,14 +526,11 @@ class PersonTracker:
             seen,
             key=lambda s: (s.verify, not s.track.id, -s.fit, -s.track.hits, -float(s.pose.score)),
         )
-        boxes = np.array([s.keypoint_box for s in seen]).reshape(-1, 4)
-        overlap = _iou_corners(boxes, boxes) > _DUPLICATE_MIN_IOU
+        same = _same_people(seen, self.params)
         kept: list[int] = []
         used: set[int] = set()
         for i, item in enumerate(seen):
-            if item.track.key in used or any(
-                overlap[i, j] and _same_person(item, seen[j], self.params) for j in kept
-            ):
+            if item.track.key in used or any(same[i, j] for j in kept):
                 continue
             used.add(item.track.key)
             if item.found or (self.hits_when_following and not item.verify):
@@ -627,19 +624,41 @@ class _Seen:
         self.fit = _iou_pair(self.keypoint_box, self.crop) if self.crop is not None else 0.0
 
 
-def _same_person(a: _Seen, b: _Seen, params: TrackerParams) -> bool:
-    """Whether two poses put their shared confident keypoints in (nearly) the same places."""
-    shared = a.mask & b.mask
-    if int(np.count_nonzero(shared)) < params.min_confident_keypoints:
-        return False
-    lo = np.minimum(a.keypoint_box[:2], b.keypoint_box[:2])
-    hi = np.maximum(a.keypoint_box[2:], b.keypoint_box[2:])
-    size = max(float(np.max(hi - lo)), 1.0)
-    diff = a.uv[shared] - b.uv[shared]
-    squared = np.sort(np.einsum("ij,ij->i", diff, diff))  # sorted squared gaps: same order
-    n = len(squared)
-    middle = np.sqrt(squared[(n - 1) // 2 : n // 2 + 1])
-    return float(middle.mean()) <= params.duplicate_distance * size
+def _same_people(seen: Sequence[_Seen], params: TrackerParams) -> npt.NDArray[np.bool_]:
+    """(S, S): whether two poses put their shared confident keypoints in (nearly) the same
+    places: the median gap between them at most ``duplicate_distance`` x the size of the two
+    keypoint boxes together, over at least ``min_confident_keypoints`` shared keypoints.
+
+    Only people whose keypoint boxes largely overlap can be one person seen twice: every such
+    pair is compared in one pass of array operations, whatever the number of people.
+    """
+    count = len(seen)
+    same = np.zeros((count, count), dtype=bool)
+    if count < 2:
+        return same
+    boxes = np.array([s.keypoint_box for s in seen]).reshape(-1, 4)
+    first, second = np.nonzero(np.triu(_iou_corners(boxes, boxes) > _DUPLICATE_MIN_IOU, 1))
+    if first.size == 0:
+        return same
+    masks = np.array([s.mask for s in seen])
+    uv = np.array([s.uv for s in seen])
+    shared = masks[first] & masks[second]  # (P, 34)
+    lo = np.minimum(boxes[first, :2], boxes[second, :2])
+    hi = np.maximum(boxes[first, 2:], boxes[second, 2:])
+    size = np.maximum(np.max(hi - lo, axis=1), 1.0)
+    diff = uv[first] - uv[second]
+    squared = np.sort(np.where(shared, np.einsum("pij,pij->pi", diff, diff), np.inf), axis=1)
+    n = np.count_nonzero(shared, axis=1)
+    rows = np.arange(first.size)
+    lower = np.sqrt(squared[rows, np.maximum(n - 1, 0) // 2])
+    upper = np.sqrt(squared[rows, np.minimum(n // 2, squared.shape[1] - 1)])
+    median = (lower + upper) / 2.0  # the middle gap, or the mean of the middle two
+    duplicate = (n >= max(params.min_confident_keypoints, 1)) & (
+        median <= params.duplicate_distance * size
+    )
+    same[first, second] = duplicate
+    same[second, first] = duplicate
+    return same
 
 
 def _id_number(track_id: str) -> int:
