@@ -284,6 +284,29 @@ def test_people_to_pose_array_fills_every_field() -> None:
     assert back.poses[0].keypoints[5].u == pytest.approx(out.poses[0].keypoints[5].u, rel=1e-6)
 
 
+def test_keypoints_written_directly_equal_those_written_through_checking_setters() -> None:
+    """Without field checks the keypoints are written past the generated setters; with them
+    (ROS_PYTHON_CHECK_FIELDS=1, or a Humble message) every value goes through its setter. Both
+    ways must give the same message, NaN and infinity included."""
+    from bodypose3d_ros.ros.conversions import fill_pose
+
+    header = Header(stamp=Time(sec=12, nanosec=34), frame_id="cam_optical")
+    person = _person("body_4", 3, Box(10.0, 20.0, 50.0, 90.0))
+    person.xyz[2] = np.nan
+    person.uv[5, 0] = np.inf
+    direct, checked = Pose3D(), Pose3D()
+    assert not direct.keypoints[0]._check_fields  # the default: nothing checked
+    for keypoint in checked.keypoints:
+        keypoint._check_fields = True
+    fill_pose(direct, header, person, 640, 480)
+    fill_pose(checked, header, person, 640, 480)
+    assert direct == checked
+    wire = [deserialize_message(serialize_message(m), Pose3D) for m in (direct, checked)]
+    assert wire[0] == wire[1]  # as received (CDR padding bytes are not initialised)
+    assert direct.keypoints[9].position.y == float(person.xyz[9, 1])
+    assert direct.keypoints[2].position.x == 0.0  # not finite: published as 0
+
+
 def test_people_to_pose_array_edge_cases() -> None:
     header = Header(frame_id="cam")
     empty = people_to_pose_array(header, [], 640, 480)
