@@ -41,6 +41,7 @@ INPUT_NAMES: Final[tuple[str, ...]] = (
 RGB_MEAN: Final[npt.NDArray[np.float32]] = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 
 Float32Array = npt.NDArray[np.float32]
+_UNIT_SCALE: Final = np.float32(1.0 / 255.0)
 
 # OpenCV's bilinear warp of 4-channel pixels runs its vector path and costs half what the same
 # warp of 3-channel pixels does, with the same result bit for bit. Converting the image to BGRA
@@ -153,27 +154,22 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
         raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(choices)}")
 
 
-def _normalize(pixels: npt.NDArray[np.uint8], normalization: str) -> Float32Array:
-    """(N, H, W, 3 or 4) uint8 BGR(A) -> (N, 3, H, W) float32 (alpha, if any, is dropped).
+def _normalize_into(out: Float32Array, pixels: npt.NDArray[np.uint8], normalization: str) -> None:
+    """One (H, W, 3 or 4) uint8 BGR(A) crop -> ``out``, its (3, H, W) float32 slot in the batch
+    (alpha, if any, is dropped).
 
-    Each crop is split into its planes by OpenCV and each plane converted by one NumPy call
-    into its contiguous output plane: the same float32 arithmetic as one transposed NumPy pass
-    over the batch, and faster (a strided read per element was most of that pass).
+    The crop is split into its planes by OpenCV and each plane converted by one NumPy call into
+    its contiguous output plane: the same float32 arithmetic as one transposed NumPy pass, and
+    faster (a strided read per element was most of that pass).
     """
-    n = pixels.shape[0]
-    out = np.empty((n, 3, CROP_HEIGHT, CROP_WIDTH), dtype=np.float32)
-    scale = np.float32(1.0 / 255.0)
-    for i in range(n):
-        planes = cv2.split(pixels[i])[:3]  # B, G, R
-        if normalization == "bgr_unit":
-            for c, plane in enumerate(planes):
-                np.multiply(plane, scale, out=out[i, c], dtype=np.float32)
-        else:  # rgb_mean: R, G, B minus their means
-            for c, plane in enumerate(reversed(planes)):
-                np.subtract(plane, RGB_MEAN[c], out=out[i, c], dtype=np.float32)
-    if normalization != "bgr_unit":
-        out *= scale
-    return out
+    planes = cv2.split(pixels)[:3]  # B, G, R
+    if normalization == "bgr_unit":
+        for c, plane in enumerate(planes):
+            np.multiply(plane, _UNIT_SCALE, out=out[c], dtype=np.float32)
+    else:  # rgb_mean: R, G, B minus their means, then scaled
+        for c, plane in enumerate(reversed(planes)):
+            np.subtract(plane, RGB_MEAN[c], out=out[c], dtype=np.float32)
+        out *= _UNIT_SCALE
 
 
 def _warp_source(image: npt.NDArray[np.uint8], crops: int) -> npt.NDArray[np.uint8]:
@@ -194,8 +190,8 @@ def prepare_batch(
     """Crop, resize and normalise every person box into one batch of model inputs.
 
     ``k`` is the image's 3x3 intrinsics matrix (used by ``k_inv_mode="crop_camera"``).
-    Each crop is one ``cv2.warpAffine`` (bilinear, black outside the image) written straight
-    into a preallocated uint8 batch, then normalised plane by plane into the float32 batch.
+    Each crop is one ``cv2.warpAffine`` (bilinear, black outside the image) into a reused uint8
+    buffer, at once normalised plane by plane into its slot of the float32 batch.
     With several crops the warps read one BGRA copy of the image (``_BGRA_PAYS_OFF_RATIO``).
     """
     _check_choice(normalization, NORMALIZATIONS, "normalization")
@@ -211,25 +207,28 @@ def prepare_batch(
     n = len(crops)
     t_form = np.empty((n, 3, 3), dtype=np.float64)
     source = _warp_source(image, n)
-    pixels = np.empty((n, CROP_HEIGHT, CROP_WIDTH, source.shape[2]), dtype=np.uint8)
+    # One crop's pixels at a time, normalised while they are still in the cache.
+    pixels = np.empty((CROP_HEIGHT, CROP_WIDTH, source.shape[2]), dtype=np.uint8)
+    input0 = np.empty((n, 3, CROP_HEIGHT, CROP_WIDTH), dtype=np.float32)
     for i, crop in enumerate(crops):
         t_form[i] = crop_to_image_transform(crop)
         cv2.warpAffine(
             source,
             t_form[i, :2],
             (CROP_WIDTH, CROP_HEIGHT),
-            dst=pixels[i],
+            dst=pixels,
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=(0, 0, 0, 0),
         )
+        _normalize_into(input0[i], pixels, normalization)
 
     if k_inv_mode == "crop_camera":
         k_inv = np.linalg.inv(k_img) @ t_form  # broadcasts over the batch
     else:
         k_inv = np.broadcast_to(NVIDIA_CROP_K_INV, (n, 3, 3))
     return CropBatch(
-        input0=_normalize(pixels, normalization),
+        input0=input0,
         t_form_inv=t_form.astype(np.float32),
         k_inv=np.ascontiguousarray(k_inv, dtype=np.float32),
         scale_normalized_mean_limb_lengths=np.tile(SCALE_NORMALIZED_MEAN_LIMB_LENGTHS, (n, 1)),
