@@ -294,14 +294,23 @@ class BoneLengthTracker:
     def _walk_tree(
         self, points: FloatArray, lifted: npt.NDArray[np.bool_], lengths: FloatArray
     ) -> tuple[FloatArray, tuple[tuple[int, int], ...], FloatArray]:
-        """New depths along every joint's ray, from the pelvis out (plain floats: 14 small
-        quadratics cost less than NumPy's per-call overhead would); also the bones that could
+        """New depths along every joint's ray, from the pelvis out; also the bones that could
         not reach their length, and each corrected bone's shortest possible length (0 where
-        not solved)."""
+        not solved).
+
+        A child's depth t on its ray r with |t r - P| = length, P its (moved) parent:
+        |t r - P|^2 = L^2 is (r.r) t^2 - 2 (r.P) t + (P.P - L^2) = 0, two depths symmetric about
+        t0 = r.P / r.r, the ray's point nearest the parent. The model's child depth picks the
+        side (nearer or farther than t0); when the model is ambiguous the last side is kept.
+        With no real root the ray never comes close enough and t0 is the answer; the distance
+        from P to the ray is the shortest the bone can be. Plain floats, inline: 14 small
+        quadratics cost less than NumPy's or a function call's overhead would.
+        """
         old = np.where(lifted, points[:, 2], 1.0)
         rays = points / old[:, None]  # unit-depth rays: the point at depth t is t * ray
         ray, old_depth, ok = rays.tolist(), old.tolist(), lifted.tolist()
         length, sides = lengths.tolist(), self._sides.tolist()
+        ambiguity = self.params.ambiguity
         depth = list(old_depth)
         unreachable: list[tuple[int, int]] = []
         shortest = [0.0] * len(CORRECTED_BONES)
@@ -313,52 +322,33 @@ class BoneLengthTracker:
             if row < 0:
                 new_depth = model_depth
             else:
-                new_depth, reached, sides[bone], shortest[row] = self._solve(
-                    [t * depth[parent] for t in ray[parent]], ray[child], length[row],
-                    model_depth, sides[bone],
-                )  # fmt: skip
-                if not reached:
+                t = depth[parent]
+                (rx, ry, rz), (qx, qy, qz) = ray[child], ray[parent]
+                px, py, pz = qx * t, qy * t, qz * t
+                squared = length[row] * length[row]
+                a = rx * rx + ry * ry + rz * rz
+                b = rx * px + ry * py + rz * pz
+                discriminant = b * b - a * (px * px + py * py + pz * pz - squared)
+                nearest = b / a
+                shortest[row] = math.sqrt(max(squared - discriminant / a, 0.0))
+                if discriminant < 0.0:
+                    new_depth = nearest
                     unreachable.append((parent, child))
+                else:
+                    half_gap = math.sqrt(discriminant) / a
+                    offset = model_depth - nearest
+                    side = -1.0 if offset < 0.0 else 1.0
+                    previous = sides[bone]
+                    if previous != 0.0 and abs(offset) < ambiguity * half_gap:
+                        side = previous
+                    new_depth = nearest + side * half_gap
+                    if new_depth <= _MIN_DEPTH_M:  # the nearer one is behind the camera
+                        side, new_depth = 1.0, nearest + half_gap
+                    sides[bone] = side
             # A joint never goes behind the camera.
             depth[child] = new_depth if new_depth > _MIN_DEPTH_M else old_depth[child]
         self._sides = np.array(sides)
         return rays * np.array(depth)[:, None], tuple(unreachable), np.array(shortest)
-
-    def _solve(
-        self,
-        parent_xyz: list[float],
-        child_ray: list[float],
-        length: float,
-        model_depth: float,
-        previous_side: float,
-    ) -> tuple[float, bool, float, float]:
-        """Depth t of a child on its ray r with |t r - P| = length, on the model's side.
-
-        |t r - P|^2 = L^2 is (r.r) t^2 - 2 (r.P) t + (P.P - L^2) = 0: two depths symmetric about
-        t0 = r.P / r.r, the ray's point nearest the parent. The model's child depth picks the
-        side (nearer or farther than t0); when the model is ambiguous the last side is kept.
-        With no real root the ray never comes close enough and t0 is the answer.
-        Returns (depth, whether the length was reached, the side now remembered, the distance
-        from P to the ray: the shortest the bone can be).
-        """
-        (rx, ry, rz), (px, py, pz) = child_ray, parent_xyz
-        a = rx * rx + ry * ry + rz * rz
-        b = rx * px + ry * py + rz * pz
-        c = px * px + py * py + pz * pz - length * length
-        discriminant = b * b - a * c
-        nearest = b / a
-        shortest = math.sqrt(max(length * length - discriminant / a, 0.0))
-        if discriminant < 0.0:
-            return nearest, False, previous_side, shortest
-        half_gap = math.sqrt(discriminant) / a
-        offset = model_depth - nearest
-        side = -1.0 if offset < 0.0 else 1.0
-        if previous_side != 0.0 and abs(offset) < self.params.ambiguity * half_gap:
-            side = previous_side
-        depth = nearest + side * half_gap
-        if depth <= _MIN_DEPTH_M:  # the nearer solution behind the camera: take the farther
-            side, depth = 1.0, nearest + half_gap
-        return depth, True, side, shortest
 
 
 def _observe_rows(
