@@ -209,3 +209,20 @@ def test_unobserved_joints_are_never_drawn_even_with_threshold_zero() -> None:
     assert len(joints.points) == 30
     for marker in markers.markers:
         assert all(p.z == pytest.approx(3.0) for p in marker.points)  # nothing at the origin
+
+
+def test_points_written_directly_equal_those_written_through_checking_setters() -> None:
+    """Without field checks the joints' Points are written past the generated setters; with
+    them, through the setters. Both ways must draw the same markers."""
+    people = [_person("body_1", low=(3, 9), seed=1), _person("body_2", seed=2)]
+    direct, checked = MarkerBuilder(), MarkerBuilder()
+    checked.build(HEADER, people)  # makes the pooled Points, then asks them to check
+    for _, _, points in checked._pool:
+        for point in points:
+            point._check_fields = True
+    first, second = direct.build(HEADER, people), checked.build(HEADER, people)
+    assert not first.markers[0].points[0]._check_fields
+    assert second.markers[0].points[0]._check_fields
+    assert first == second
+    joints = first.markers[2].points  # body_2's joints: every keypoint, in order
+    np.testing.assert_array_equal([[p.x, p.y, p.z] for p in joints], people[1].xyz)

@@ -206,7 +206,7 @@ def fill_pose(
         raise ValueError(
             f"person {person.id!r} has {len(rows)} keypoints, expected {len(keypoints)}"
         )
-    if not keypoints or _setters_check(keypoints[0]):
+    if not keypoints or setters_validate(keypoints[0]):
         for keypoint, (u, v, x, y, z, confidence) in zip(keypoints, rows, strict=True):
             keypoint.u = u
             keypoint.v = v
@@ -230,7 +230,7 @@ def fill_pose(
     return pose
 
 
-def _setters_check(message: object) -> bool:
+def setters_validate(message: object) -> bool:
     """Whether a generated message's setters validate values: where ROS_PYTHON_CHECK_FIELDS=1
     asks them to (Jazzy), and always where messages have no such switch (Humble)."""
     return bool(getattr(message, "_check_fields", True))

@@ -31,8 +31,8 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.types import FloatArray, Person3D
-from bodypose3d_ros.ros.conversions import copy_header
+from bodypose3d_ros.core.types import Person3D
+from bodypose3d_ros.ros.conversions import copy_header, setters_validate
 
 JOINTS_ID: Final = 0
 BONES_ID: Final = 1
@@ -45,6 +45,9 @@ _BONE_RGB: Final[tuple[tuple[float, float, float], ...]] = tuple(
     skeleton.SIDE_COLORS[skeleton.bone_side(bone)] for bone in skeleton.DRAWN_BONES
 )
 _CENTER_RGB: Final = skeleton.SIDE_COLORS["center"]
+_BONE_ENDS: Final[tuple[tuple[int, int], ...]] = tuple(
+    (int(a), int(b)) for a, b in skeleton.DRAWN_BONES
+)
 
 
 def _color(rgb: tuple[float, float, float]) -> ColorRGBA:
@@ -95,20 +98,14 @@ class MarkerBuilder:
         markers: list[Marker] = []
         drawn: set[str] = set()
         stamp = copy_header(header)  # one copy shared by this frame's ADD markers (read-only)
-        all_xyz: FloatArray | None = None
-        all_visible: npt.NDArray[np.bool_] | None = None
         if people and len({(p.xyz.shape, p.confidence.shape) for p in people}) == 1:
-            # Everyone's visible joints in one pass, not NumPy calls per person.
-            all_xyz, all_visible = self._visible(
-                [p.xyz for p in people], [p.confidence for p in people]
-            )
-        for slot, person in enumerate(people):
+            # Everyone's visible joints and bones in one pass, not NumPy calls per person.
+            tables = self._drawable([p.xyz for p in people], [p.confidence for p in people])
+        else:
+            tables = [self._drawable(p.xyz, p.confidence)[0] for p in people]
+        for slot, (person, (xyz, joints, bones)) in enumerate(zip(people, tables, strict=True)):
             drawn.add(person.id)
-            if all_xyz is None or all_visible is None:
-                xyz, visible = self._visible(person.xyz, person.confidence)
-            else:
-                xyz, visible = all_xyz[slot], all_visible[slot]
-            markers.extend(self._person_markers(header, stamp, person, slot, xyz, visible))
+            markers.extend(self._person_markers(header, stamp, person, slot, xyz, joints, bones))
         for person_id in lost_ids:
             if person_id not in drawn:
                 markers.extend(self._deletes(header, self.namespace(person_id)))
@@ -125,47 +122,53 @@ class MarkerBuilder:
         return out
 
     # ------------------------------------------------------------------------------------------
-    def _visible(
+    def _drawable(
         self, xyz: npt.ArrayLike, confidence: npt.ArrayLike
-    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-        """Joints (metres, (..., 34, 3)) and which of them are drawn ((..., 34))."""
-        points = np.asarray(xyz, dtype=np.float64)
-        conf = np.asarray(confidence)
+    ) -> list[tuple[list[list[float]], list[int], list[int]]]:
+        """For each of (..., 34, 3) metres and (..., 34) confidences: the joints as Python floats,
+        which joints are drawn and which bones (indices into ``skeleton.DRAWN_BONES``)."""
+        points = np.asarray(xyz, dtype=np.float64).reshape(-1, *np.shape(xyz)[-2:])
+        conf = np.asarray(confidence).reshape(len(points), -1)
         # Confidence 0 means "not observed" (its position is a placeholder): never drawn, even
         # with min_confidence 0.
         visible = (conf >= self.min_confidence) & (conf > 0.0) & np.all(np.isfinite(points), -1)
-        return points, visible
+        bones = visible[:, _BONES[:, 0]] & visible[:, _BONES[:, 1]]
+        return [
+            (rows, [i for i, v in enumerate(seen) if v], [b for b, v in enumerate(linked) if v])
+            for rows, seen, linked in zip(
+                points.tolist(), visible.tolist(), bones.tolist(), strict=True
+            )
+        ]
 
     def _person_markers(
         self, header: Header, stamp: Header, person: Person3D, slot: int,
-        xyz: FloatArray, visible: npt.NDArray[np.bool_],
+        xyz: list[list[float]], joint_list: list[int], bone_list: list[int],
     ) -> list[Marker]:  # fmt: skip
         ns = self.namespace(person.id)
-        joint_idx = np.flatnonzero(visible)
-        if joint_idx.size == 0:
+        if not joint_list:
             return self._deletes(header, ns)
         joints, bones, slot_points = self._slot(slot, len(xyz))
         joints.header = stamp
         joints.ns = ns
-        joint_list = joint_idx.tolist()
         points = [slot_points[i] for i in joint_list]
-        for point, (x, y, z) in zip(points, xyz[joint_idx].tolist(), strict=True):
-            point.x = x
-            point.y = y
-            point.z = z
+        if setters_validate(points[0]):
+            for point, i in zip(points, joint_list, strict=True):
+                point.x, point.y, point.z = xyz[i]
+        else:  # nothing to check: written past the setters, as ``fill_pose`` does
+            for point, i in zip(points, joint_list, strict=True):
+                point._x, point._y, point._z = xyz[i]
         joints.points = points
         joint_colors = self._joint_colors
         joints.colors = [joint_colors[i] for i in joint_list]
-
-        bone_idx = np.flatnonzero(visible[_BONES[:, 0]] & visible[_BONES[:, 1]])
-        if bone_idx.size == 0:
+        if not bone_list:
             return [joints, self._delete(header, ns, BONES_ID)]
         bones.header = stamp
         bones.ns = ns
         # Bone ends share the joints' Point objects (read-only once built): half the allocations.
-        bones.points = [slot_points[j] for j in _BONES[bone_idx].reshape(-1).tolist()]
+        ends = _BONE_ENDS
+        bones.points = [slot_points[j] for b in bone_list for j in ends[b]]
         end_colors = self._bone_end_colors
-        bones.colors = [color for b in bone_idx.tolist() for color in end_colors[b]]
+        bones.colors = [color for b in bone_list for color in end_colors[b]]
         return [joints, bones]
 
     def _slot(self, slot: int, keypoints: int) -> tuple[Marker, Marker, list[Point]]:
