@@ -596,9 +596,9 @@ def test_duplicate_check_of_all_pairs_matches_its_definition() -> None:
             confidence[:4] = 0.9  # too few keypoints to share
         pose = _pose(uv, Box(0.0, 0.0, 1.0, 1.0))
         pose.confidence[:] = confidence
-        mask = tracking.confident_mask(pose, params.min_keypoint_confidence)
+        keypoints = tracking._keypoint_tables([pose], params.min_keypoint_confidence)[0]
         track = tracking._Track(key=i, box=np.zeros(4), seen_at=0.0)
-        seen.append(tracking._Seen(track, pose, mask, True, None, None))
+        seen.append(tracking._Seen(track, pose, keypoints, True, None, None))
     same = tracking._same_people(seen, params)
     boxes = np.array([s.keypoint_box for s in seen])
     overlap = tracking._iou_corners(boxes, boxes) > 0.3
@@ -627,3 +627,37 @@ def test_duplicate_check_of_all_pairs_matches_its_definition() -> None:
         for factor, verdict in ((1.0 + 1e-9, True), (1.0 - 1e-9, False)):
             edge = TrackerParams(duplicate_distance=ratio * factor)
             assert tracking._same_people(seen, edge)[i, j] == verdict, (i, j, factor)
+
+
+def test_keypoint_tables_of_all_poses_match_their_definitions() -> None:
+    """The tracker reads every pose of a frame in one pass: each row must equal that pose alone
+    (confident mask, box of the confident keypoints, their median), non-finite pixels and odd
+    and even counts included."""
+    from bodypose3d_ros.core import tracking
+
+    rng = np.random.default_rng(5)
+    poses = []
+    for i in range(9):
+        uv = rng.uniform(0, 640, (NUM_KEYPOINTS, 2))
+        uv[rng.integers(0, NUM_KEYPOINTS, 2)] = np.nan
+        pose = _pose(uv, Box(0.0, 0.0, 1.0, 1.0))
+        pose.confidence[:] = rng.uniform(0, 1, NUM_KEYPOINTS)
+        pose.confidence[: i % 2] = 0.0  # an odd and an even number of confident keypoints
+        poses.append(pose)
+    tables = tracking._keypoint_tables(poses, 0.3)
+    counts = set()
+    for pose, row in zip(poses, tables, strict=True):
+        mask = tracking.confident_mask(pose, 0.3)
+        points = pose.uv[mask]
+        np.testing.assert_array_equal(row.mask, mask)
+        assert row.confident == mask.sum()
+        np.testing.assert_array_equal(row.box, [*points.min(axis=0), *points.max(axis=0)])
+        np.testing.assert_array_equal(row.centre, np.median(points, axis=0))
+        counts.add(row.confident % 2)
+    assert counts == {0, 1}
+    # Poses of another shape among them are read one by one, with the same result.
+    odd = _pose(rng.uniform(0, 640, (17, 2)), Box(0.0, 0.0, 1.0, 1.0))
+    odd.confidence = np.full(17, 0.9)
+    mixed = tracking._keypoint_tables([poses[0], odd], 0.3)
+    np.testing.assert_array_equal(mixed[0].centre, tables[0].centre)
+    np.testing.assert_array_equal(mixed[1].centre, np.median(odd.uv, axis=0))

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -171,26 +171,50 @@ def _iou_pair(a: FloatArray, b: FloatArray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _column_medians(points: FloatArray) -> FloatArray:
-    """``np.median(points, axis=0)`` for finite points, by one sort (the same values: the middle
-    one, or the mean of the middle two as (a + b) / 2), without np.median's per-call cost."""
-    n = len(points)
-    if n == 0:
-        return np.asarray(np.median(points, axis=0))
-    ordered = np.sort(points, axis=0)
-    middle = n // 2
-    medians: FloatArray = (
-        ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
-    )
-    return medians
-
-
 def confident_mask(pose: Pose25D, min_confidence: float) -> npt.NDArray[np.bool_]:
     """Keypoints with confidence >= ``min_confidence`` and finite pixels."""
     uv = np.asarray(pose.uv, dtype=np.float64).reshape(-1, 2)
     conf = np.asarray(pose.confidence, dtype=np.float64).reshape(-1)
     mask: npt.NDArray[np.bool_] = (conf >= min_confidence) & np.all(np.isfinite(uv), axis=1)
     return mask
+
+
+class _Keypoints(NamedTuple):
+    """What the tracker reads of one pose: its pixels, which are confident, how many, their box
+    and their centre (the median of the confident keypoints)."""
+
+    uv: FloatArray  # (K, 2)
+    mask: npt.NDArray[np.bool_]  # (K,)
+    confident: int  # how many keypoints are confident
+    box: FloatArray  # x0, y0, x1, y1 of the confident keypoints
+    centre: FloatArray  # (2,)
+
+
+def _keypoint_tables(poses: Sequence[Pose25D], min_confidence: float) -> list[_Keypoints]:
+    """:class:`_Keypoints` of every pose, in one NumPy pass for all of them (the same values as
+    ``confident_mask``, a min/max of the confident keypoints and their ``np.median``)."""
+    if not poses:
+        return []
+    shapes = {(np.shape(p.uv), np.shape(p.confidence)) for p in poses}
+    if len(shapes) > 1:  # poses of different models: one at a time
+        return [_keypoint_tables([pose], min_confidence)[0] for pose in poses]
+    k = len(poses)
+    uv = np.array([p.uv for p in poses], dtype=np.float64).reshape(k, -1, 2)
+    confidence = np.array([p.confidence for p in poses], dtype=np.float64).reshape(k, -1)
+    mask = (confidence >= min_confidence) & np.all(np.isfinite(uv), axis=2)
+    counts = np.count_nonzero(mask, axis=1)
+    low_first = np.sort(np.where(mask[..., None], uv, np.inf), axis=1)  # per column
+    rows = np.arange(k)
+    lower = low_first[rows, np.maximum(counts - 1, 0) // 2]
+    upper = low_first[rows, np.minimum(counts // 2, uv.shape[1] - 1)]
+    centres = np.where(counts[:, None] > 0, (lower + upper) / 2.0, np.nan)
+    boxes = np.concatenate(
+        [low_first[:, 0], np.max(np.where(mask[..., None], uv, -np.inf), axis=1)], axis=1
+    )
+    return [
+        _Keypoints(uv[i], mask[i], count, boxes[i], centres[i])
+        for i, count in enumerate(counts.tolist())
+    ]
 
 
 def confident_keypoint_box(pose: Pose25D, min_confidence: float) -> tuple[Box, int]:
@@ -372,7 +396,7 @@ class PersonTracker:
         for key, det in zip(keys, detections, strict=True):
             track = self._tracks[key]
             if not track.id and self._clock < track.next_try:  # barren: no crop for now
-                self._sighted(track, _corners(det.box), None, None, float(det.score))
+                self._sighted(track, _corners(det.box), float(det.score))
                 continue
             targets.append(((not track.id, -float(det.score)), Target(key, det.box, True)))
         if width > 0 and height > 0:
@@ -464,27 +488,29 @@ class PersonTracker:
         """
         p = self.params
         seen: list[_Seen] = []
-        searched: list[tuple[Pose25D, npt.NDArray[np.bool_]]] = []
+        searched: list[tuple[Pose25D, _Keypoints]] = []
+        given = [pose for pose in poses if pose is not None]
+        tables = iter(_keypoint_tables(given, p.min_keypoint_confidence))
         for target, pose in zip(targets, poses, strict=True):
-            mask = None if pose is None else confident_mask(pose, p.min_keypoint_confidence)
-            person = mask is not None and int(np.count_nonzero(mask)) >= p.min_confident_keypoints
+            keypoints = None if pose is None else next(tables)
+            person = keypoints is not None and keypoints.confident >= p.min_confident_keypoints
             if target.track is None:
-                if pose is not None and mask is not None and person:
-                    searched.append((pose, mask))
+                if pose is not None and keypoints is not None and person:
+                    searched.append((pose, keypoints))
                 continue
             track = self._tracks.get(target.track)
             if track is None:
                 continue
             detected = _corners(target.box) if target.found else None
-            if pose is not None and mask is not None and person:
-                item = _Seen(track, pose, mask, target.found, detected, _corners(target.box))
+            if pose is not None and keypoints is not None and person:
+                item = _Seen(track, pose, keypoints, target.found, detected, _corners(target.box))
                 item.verify = target.verify
                 if target.verify and not self._is_followed_person(item):
                     continue  # not provably the person followed: they coast instead
                 seen.append(item)
                 track.barren = 0
             elif detected is not None:  # the detector saw someone the model could not make out
-                self._sighted(track, detected, None, None, track.score)
+                self._sighted(track, detected, track.score)
                 track.barren += 1
                 if not track.id and track.barren >= _BARREN_LIMIT:
                     track.next_try = self._clock + p.max_age_s
@@ -492,8 +518,8 @@ class PersonTracker:
             detections = [
                 pose_to_detection(pose, p.min_keypoint_confidence) for pose, _ in searched
             ]
-            for key, (pose, mask) in zip(self._associate(detections), searched, strict=True):
-                seen.append(_Seen(self._tracks[key], pose, mask, True, None, None))
+            for key, (pose, keypoints) in zip(self._associate(detections), searched, strict=True):
+                seen.append(_Seen(self._tracks[key], pose, keypoints, True, None, None))
         published: list[tuple[str, Pose25D]] = []
         confirmed: list[_Track] = []
         poses_of: dict[int, Pose25D] = {}
@@ -501,7 +527,7 @@ class PersonTracker:
             track, pose = item.track, item.pose
             poses_of[track.key] = pose
             box = item.detected if item.detected is not None else item.keypoint_box
-            self._sighted(track, box, item.uv, item.mask, float(pose.score), item.keypoint_box)
+            self._sighted(track, box, float(pose.score), item.keypoints)
             if not track.id and track.hits >= p.min_hits:
                 confirmed.append(track)
             elif track.id:
@@ -575,10 +601,9 @@ class PersonTracker:
         return True
 
     def _sighted(
-        self, track: _Track, box: FloatArray, uv: FloatArray | None,
-        mask: npt.NDArray[np.bool_] | None, score: float, keypoint_box: FloatArray | None = None,
-    ) -> None:  # fmt: skip
-        """Record where a track was seen now.
+        self, track: _Track, box: FloatArray, score: float, keypoints: _Keypoints | None = None
+    ) -> None:
+        """Record where a track was seen now (``keypoints``: the pose it was seen with).
 
         The velocity follows the body centre (the median of the confident keypoints) from pose
         to pose: detection boxes grow and shrink as people overlap, a body's keypoints do not.
@@ -587,18 +612,18 @@ class PersonTracker:
         track.seen_at = self._clock
         track.seen_frame = self._frame
         track.score = score
-        if uv is None or mask is None or keypoint_box is None:
+        if keypoints is None:
             return  # seen by the detector only: the pose state stays (and is predicted on)
-        centre = _column_medians(uv[mask])
+        centre = keypoints.centre
         dt = self._clock - track.pose_seen_at
         if track.centre is not None and dt > 0.0:
             step = (centre - track.centre) / dt
             if track.hits > 1:  # a sudden change of pace is more often occlusion than a sprint
-                width = float(keypoint_box[2] - keypoint_box[0]) + 1.0
+                width = float(keypoints.box[2] - keypoints.box[0]) + 1.0
                 limit = _MAX_ACCELERATION * width * dt
                 step = track.velocity + np.clip(step - track.velocity, -limit, limit)
             track.velocity = track.velocity + _VELOCITY_GAIN * (step - track.velocity)
-        track.uv, track.confident, track.keypoint_box = uv, mask, keypoint_box
+        track.uv, track.confident, track.keypoint_box = keypoints.uv, keypoints.mask, keypoints.box
         track.centre, track.pose_seen_at = centre, self._clock
 
 
@@ -608,20 +633,27 @@ class _Seen:
 
     track: _Track
     pose: Pose25D
-    mask: npt.NDArray[np.bool_]
+    keypoints: _Keypoints
     found: bool
     detected: FloatArray | None
     crop: FloatArray | None  # the box the model was asked to look at (None: a search)
-    uv: FloatArray = field(init=False)
-    keypoint_box: FloatArray = field(init=False)
     fit: float = field(init=False)  # IoU of the pose's keypoint box with ``crop``
     verify: bool = False  # from a crop that followed a person the detector missed
 
     def __post_init__(self) -> None:
-        self.uv = np.asarray(self.pose.uv, dtype=np.float64).reshape(-1, 2)
-        pts = self.uv[self.mask]
-        self.keypoint_box = np.concatenate([pts.min(axis=0), pts.max(axis=0)])
         self.fit = _iou_pair(self.keypoint_box, self.crop) if self.crop is not None else 0.0
+
+    @property
+    def uv(self) -> FloatArray:
+        return self.keypoints.uv
+
+    @property
+    def mask(self) -> npt.NDArray[np.bool_]:
+        return self.keypoints.mask
+
+    @property
+    def keypoint_box(self) -> FloatArray:
+        return self.keypoints.box
 
 
 def _same_people(seen: Sequence[_Seen], params: TrackerParams) -> npt.NDArray[np.bool_]:
