@@ -180,8 +180,9 @@ class PosePipeline:
             published = _observe(tracker, targets, poses)
         t2 = time.perf_counter()
         people = self._lift(published, intrinsics, stamp)
-        self._smoothers.retain(tracker.active_ids)
-        self._bones.retain(tracker.active_ids)
+        active_ids = tracker.active_ids
+        self._smoothers.retain(active_ids)
+        self._bones.retain(active_ids)
         t3 = time.perf_counter()
         lift_failures = len(published) - len(people)
         timings = {
@@ -198,7 +199,7 @@ class PosePipeline:
             people=people,
             lost_ids=tracker.lost_ids,
             timings_ms=timings,
-            tracked=len(tracker.active_ids),
+            tracked=len(active_ids),
             detector_ran=detected,
             lift_failures=lift_failures,
         )
