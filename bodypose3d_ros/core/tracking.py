@@ -675,16 +675,16 @@ def _same_people(seen: Sequence[_Seen], params: TrackerParams) -> npt.NDArray[np
     masks = np.array([s.mask for s in seen])
     uv = np.array([s.uv for s in seen])
     shared = masks[first] & masks[second]  # (P, 34)
-    lo = np.minimum(boxes[first, :2], boxes[second, :2])
-    hi = np.maximum(boxes[first, 2:], boxes[second, 2:])
-    size = np.maximum(np.max(hi - lo, axis=1), 1.0)
+    a, b = boxes[first], boxes[second]
+    span = np.maximum(a, b)[:, 2:] - np.minimum(a, b)[:, :2]  # the two boxes together
+    size = np.maximum(np.max(span, axis=1), 1.0)
     diff = uv[first] - uv[second]
     squared = np.sort(np.where(shared, np.einsum("pij,pij->pi", diff, diff), np.inf), axis=1)
     n = np.count_nonzero(shared, axis=1)
     rows = np.arange(first.size)
-    lower = np.sqrt(squared[rows, np.maximum(n - 1, 0) // 2])
-    upper = np.sqrt(squared[rows, np.minimum(n // 2, squared.shape[1] - 1)])
-    median = (lower + upper) / 2.0  # the middle gap, or the mean of the middle two
+    half = n // 2
+    # The middle gap, or the mean of the middle two (at (n - 1) // 2 and n // 2; n = 0: no).
+    median = (np.sqrt(squared[rows, (n - 1) // 2]) + np.sqrt(squared[rows, half])) / 2.0
     duplicate = (n >= max(params.min_confident_keypoints, 1)) & (
         median <= params.duplicate_distance * size
     )
