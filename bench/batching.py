@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Frame, crowd, median_ms, resized, resolution_key
-from bodypose3d_ros.core.crop import prepare_batch
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.engines.onnxruntime_engine import OnnxRuntimeEngine
-from bodypose3d_ros.core.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.blazepose import BlazePoseModel
 from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel
+from bodypose3d_ros.core.models.bodypose3dnet_crop import prepare_batch
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import write_contract_model
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.common import Frame, median_ms
 from bench.replay import ReplayPoseModel
-from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.blazepose import BlazePoseModel
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 

@@ -17,9 +17,9 @@ import numpy as np
 
 from bench.common import median_ms
 from bench.replay import ReplayPoseModel
-from bodypose3d_ros.core.depth_fusion import anchor_person
-from bodypose3d_ros.core.depth_image import decode_depth
-from bodypose3d_ros.core.intrinsics import Intrinsics
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.depth.depth_fusion import anchor_person
+from bodypose3d_ros.core.depth.depth_image import decode_depth
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.testing.depth_scene import (
     as_pose25d,

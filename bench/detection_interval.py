@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bodypose3d_ros.core.detectors.factory import create_detector
-from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.factory import create_model
+from bodypose3d_ros.core.people.detectors.factory import create_detector
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.testing.walkers import SIZE, owner, scene, walkers
 

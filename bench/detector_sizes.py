@@ -18,8 +18,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bodypose3d_ros.core.detectors.movenet import DEFAULT_INPUT_SIZE, MoveNetDetector, MoveNetParams
-from bodypose3d_ros.core.detectors.movenet_file import movenet_model_path
+from bodypose3d_ros.core.people.detectors.movenet import (
+    DEFAULT_INPUT_SIZE,
+    MoveNetDetector,
+    MoveNetParams,
+)
+from bodypose3d_ros.core.people.detectors.movenet_file import movenet_model_path
 from bodypose3d_ros.testing.small_people import SmallPeopleComposer, found
 
 SIZES = (256, 320, 384, 448, 512, 640)

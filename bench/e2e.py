@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import Frame, median_ms, percentile_ms
-from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.blazepose import BlazePoseModel
 from bodypose3d_ros.node_process import NodeProcess
 

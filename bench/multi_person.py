@@ -33,13 +33,13 @@ import numpy.typing as npt
 
 from bench.common import Frame, median_ms
 from bench.replay import ReplayDetector
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.engines.base import InferenceEngine, Tensor
 from bodypose3d_ros.core.engines.onnxruntime_engine import OnnxRuntimeEngine
-from bodypose3d_ros.core.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.blazepose import BlazePoseModel
 from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PoseModel, PosePipeline
-from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import write_contract_model
 
@@ -169,7 +169,7 @@ def _frame_loop(
 
 def _detector_ms(frame: Frame, reps: int) -> tuple[float | None, str]:
     """The default detector's median time on a frame (None when there is no detector)."""
-    from bodypose3d_ros.core.detectors.factory import DETECTORS, create_detector
+    from bodypose3d_ros.core.people.detectors.factory import DETECTORS, create_detector
 
     detector = create_detector(DETECTORS[0])
     if detector is None:

@@ -5,8 +5,9 @@ node's order, and times each stage on every iteration:
 
 * ``decode``: a *received* sensor_msgs/Image (serialised and deserialised, so its ``data`` is
   what a subscription hands over) -> BGR array via ``ros.conversions.image_to_bgr``;
-* ``crop``: BodyPose3DNet's crop + normalise (``core.crop.prepare_batch``) of the people's boxes,
-  where that path runs it. BlazePose crops internally, so it is not in the BlazePose overhead;
+* ``crop``: BodyPose3DNet's crop + normalise (``core.models.bodypose3dnet_crop.prepare_batch``)
+  of the people's boxes, where that path runs it. BlazePose crops internally, so it is not in the
+  BlazePose overhead;
 * ``model``: the embedded BlazePose model's ``estimate`` on that frame (the reference);
 * ``lift_smooth``: ``PosePipeline.process`` with a :class:`~bench.replay.ReplayPoseModel` that
   replays BlazePose's result, i.e. tracking + One-Euro smoothing + lifting, no network;
@@ -31,15 +32,15 @@ import numpy as np
 
 from bench.common import RESOLUTIONS, Frame, crowd, median_ms, resized, resolution_key
 from bench.replay import ReplayDetector, ReplayPoseModel
-from bodypose3d_ros.core.crop import prepare_batch
-from bodypose3d_ros.core.intrinsics import Intrinsics, default_intrinsics
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics, default_intrinsics
 from bodypose3d_ros.core.models.blazepose import (
     NUM_BLAZEPOSE_LANDMARKS,
     BlazePoseModel,
     landmarks_to_pose25d,
 )
+from bodypose3d_ros.core.models.bodypose3dnet_crop import prepare_batch
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
-from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Pose25D
 
 FRAME_PERIOD_S = 1.0 / 30.0

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bodypose3d_ros.core.detection import Detection
-from bodypose3d_ros.core.intrinsics import Intrinsics
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.people.detection import Detection
 from bodypose3d_ros.core.types import Box, Pose25D
 
 

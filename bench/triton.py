@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Frame, median_ms, percentile_ms, resolution_key
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.engines.base import InferenceEngine
 from bodypose3d_ros.core.engines.onnxruntime_engine import OnnxRuntimeEngine
 from bodypose3d_ros.core.engines.triton_engine import TritonEngine, TritonSettings
-from bodypose3d_ros.core.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import write_contract_model

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.triton import SIZE, make_engine, people_boxes
-from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel
 
 

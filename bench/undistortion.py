@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from bodypose3d_ros.core.distortion import Distortion
-from bodypose3d_ros.core.intrinsics import default_intrinsics
-from bodypose3d_ros.core.lifting import lift_pose
+from bodypose3d_ros.core.camera.distortion import Distortion
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
+from bodypose3d_ros.core.lift.lifting import lift_pose
 
 # Realistic wide-angle calibrations (the ones the tests use).
 LENSES: dict[str, Distortion | None] = {

@@ -25,9 +25,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bodypose3d_ros.core.drawing import draw_overlay, plot_3d
-from bodypose3d_ros.core.intrinsics import DEFAULT_FOCAL_RATIO, Intrinsics
-from bodypose3d_ros.core.result_json import frame_to_json
+from bodypose3d_ros.core.camera.intrinsics import DEFAULT_FOCAL_RATIO, Intrinsics
+from bodypose3d_ros.core.output.drawing import draw_overlay, plot_3d
+from bodypose3d_ros.core.output.result_json import frame_to_json
 from bodypose3d_ros.node_process import NodeProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -24,26 +24,26 @@ import cv2
 import numpy as np
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.camera_calibration import (
+from bodypose3d_ros.core.camera.camera_calibration import (
     CalibrationFileError,
     CameraCalibration,
     load_camera_calibration,
 )
-from bodypose3d_ros.core.depth_image import (
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
+from bodypose3d_ros.core.depth.depth_image import (
     DepthImage,
     DepthImageError,
     read_depth_png,
     registered_to,
 )
-from bodypose3d_ros.core.detection import PersonDetector
-from bodypose3d_ros.core.detectors.factory import DETECTORS, create_detector
-from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
 from bodypose3d_ros.core.engines.triton_engine import DEFAULT_MODEL, TritonSettings
-from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.models.factory import BACKENDS, create_model
+from bodypose3d_ros.core.output.drawing import contact_sheet, draw_overlay, plot_3d
+from bodypose3d_ros.core.output.result_json import frame_to_json
+from bodypose3d_ros.core.people.detection import PersonDetector
+from bodypose3d_ros.core.people.detectors.factory import DETECTORS, create_detector
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import FrameResult, PipelineConfig, PoseModel, PosePipeline
-from bodypose3d_ros.core.result_json import frame_to_json
-from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Person3D
 
 FALLBACK_FPS: Final = 30.0

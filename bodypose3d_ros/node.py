@@ -31,15 +31,13 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from bodypose3d_ros.core.detectors.factory import create_detector
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
 from bodypose3d_ros.core.engines.base import EngineUnavailableError
-from bodypose3d_ros.core.image_decode import ImageDecodeError
-from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, default_intrinsics
-from bodypose3d_ros.core.latest_slot import LatestSlot
+from bodypose3d_ros.core.image.image_decode import ImageDecodeError
+from bodypose3d_ros.core.image.untrusted_text import clip
 from bodypose3d_ros.core.models.factory import create_model
+from bodypose3d_ros.core.people.detectors.factory import create_detector
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
-from bodypose3d_ros.core.stats import LatencyStats, RateMeter
-from bodypose3d_ros.core.untrusted_text import clip
 from bodypose3d_ros.msg import Pose3DArray
 from bodypose3d_ros.ros.conversions import (
     bgr_to_image_msg,
@@ -49,6 +47,7 @@ from bodypose3d_ros.ros.conversions import (
 )
 from bodypose3d_ros.ros.depth_input import DepthInput
 from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
+from bodypose3d_ros.ros.latest_slot import LatestSlot
 from bodypose3d_ros.ros.lifecycle_guard import guard_change_state
 from bodypose3d_ros.ros.markers import MarkerBuilder
 from bodypose3d_ros.ros.parameters import (
@@ -60,6 +59,7 @@ from bodypose3d_ros.ros.parameters import (
     parse_parameters,
 )
 from bodypose3d_ros.ros.pose_array_builder import PoseArrayBuilder
+from bodypose3d_ros.ros.stats import LatencyStats, RateMeter
 from bodypose3d_ros.ros.stop_signals import StopRequest
 
 NODE_NAME = "bodypose3d_node"
@@ -403,7 +403,7 @@ class BodyPose3DNode(LifecycleNode):
         if markers is not None and self._markers is not None and markers.get_subscription_count():
             markers.publish(self._markers.build(msg.header, result.people, result.lost_ids))
         if self._pub_debug is not None and self._pub_debug.get_subscription_count():
-            from bodypose3d_ros.core.drawing import draw_overlay
+            from bodypose3d_ros.core.output.drawing import draw_overlay
 
             overlay = draw_overlay(image, result.people, min_confidence=p.marker_min_confidence)
             self._pub_debug.publish(bgr_to_image_msg(overlay, msg.header))

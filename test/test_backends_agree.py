@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from node_harness import NodeHarness, make_camera_info, make_image_msg
 
-from bodypose3d_ros.core.result_json import validate_frame_json
+from bodypose3d_ros.core.output.result_json import validate_frame_json
 from bodypose3d_ros.core.skeleton import KEYPOINT_NAMES
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import write_contract_model

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.blazepose import (
     BLAZEPOSE_LANDMARK_NAMES,
     BlazePoseModel,
     crop_regions,
     landmarks_to_pose25d,
 )
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
-from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box, Pose25D
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

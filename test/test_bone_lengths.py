@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.bone_lengths import (
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.lift.bone_lengths import (
     BONE_KINDS,
     CORRECTED_BONES,
     MAIN_BONES,
@@ -15,11 +16,10 @@ from bodypose3d_ros.core.bone_lengths import (
     bone_lengths,
     person_scale,
 )
-from bodypose3d_ros.core.intrinsics import Intrinsics
-from bodypose3d_ros.core.lifting import lift_pose, project
+from bodypose3d_ros.core.lift.lifting import lift_pose, project
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.skeleton import BONES, INDEX, KEYPOINT_NAMES, NUM_KEYPOINTS
-from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
 
 K = np.array([[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], [0.0, 0.0, 1.0]])

@@ -13,14 +13,14 @@ import cv2
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.bone_lengths import (
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
+from bodypose3d_ros.core.lift.bone_lengths import (
     CORRECTED_BONES,
     MAIN_BONES,
     TABLE_LENGTHS_M,
     bone_lengths,
 )
-from bodypose3d_ros.core.intrinsics import default_intrinsics
-from bodypose3d_ros.core.lifting import project
+from bodypose3d_ros.core.lift.lifting import project
 from bodypose3d_ros.core.models.blazepose import BlazePoseModel
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import bodypose3d_ros.core.crop as crop_module
-from bodypose3d_ros.core.crop import (
+import bodypose3d_ros.core.models.bodypose3dnet_crop as crop_module
+from bodypose3d_ros.core.models.bodypose3dnet_crop import (
     CROP_HEIGHT,
     CROP_WIDTH,
     K_INV_MODES,

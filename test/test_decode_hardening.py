@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.compressed_header import HeaderError, read_header
-from bodypose3d_ros.core.image_decode import (
+from bodypose3d_ros.core.image.compressed_header import HeaderError, read_header
+from bodypose3d_ros.core.image.image_decode import (
     MAX_IMAGE_SIDE,
     SUPPORTED_ENCODINGS,
     ImageDecodeError,
@@ -133,7 +133,7 @@ def test_decoding_a_gif_is_refused_even_when_opencv_could() -> None:
 
 _MEMORY_PROBE = """
 import json, resource, sys
-from bodypose3d_ros.core.image_decode import ImageDecodeError, decode_compressed
+from bodypose3d_ros.core.image.image_decode import ImageDecodeError, decode_compressed
 import tests_payloads
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 outcomes = {}
@@ -213,8 +213,8 @@ def test_opencv_allocation_cap_is_set_before_opencv_loads() -> None:
 
 _PIPELINE_PROBE = """
 import numpy as np
-from bodypose3d_ros.core.image_decode import ImageDecodeError
-from bodypose3d_ros.core.intrinsics import default_intrinsics
+from bodypose3d_ros.core.image.image_decode import ImageDecodeError
+from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.factory import create_model
 from bodypose3d_ros.core.pipeline import PosePipeline
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bodypose3d_ros.core.result_json import validate_frame_json
-from bodypose3d_ros.core.tracking import TrackerParams
+from bodypose3d_ros.core.output.result_json import validate_frame_json
+from bodypose3d_ros.core.people.tracking import TrackerParams
 
 # Frames of the photo sent at 5 Hz: a frame arriving while another waits for the model replaces
 # it, so under load fewer are answered; eight leave room for track_min_hits (3) answered ones.

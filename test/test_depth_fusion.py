@@ -13,18 +13,18 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.depth_fusion import (
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.depth.depth_fusion import (
     TORSO_HALF_DEPTH_M,
     DepthFusionConfig,
     anchor_person,
     measure_anchor,
 )
-from bodypose3d_ros.core.depth_image import DepthImage, depth_from_array
-from bodypose3d_ros.core.intrinsics import Intrinsics
-from bodypose3d_ros.core.lifting import project
+from bodypose3d_ros.core.depth.depth_image import DepthImage, depth_from_array
+from bodypose3d_ros.core.lift.lifting import project
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.skeleton import INDEX
-from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box, Pose25D
 from bodypose3d_ros.testing.depth_scene import (
     as_pose25d,

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.depth_image import (
+from bodypose3d_ros.core.depth.depth_image import (
     DepthImageError,
     decode_depth,
     depth_from_array,

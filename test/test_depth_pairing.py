@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bodypose3d_ros.core.depth_pairing import DepthPairer
+from bodypose3d_ros.core.depth.depth_pairing import DepthPairer
 
 
 def test_nearest_stamp_within_the_offset_wins() -> None:

@@ -10,9 +10,9 @@ import numpy.typing as npt
 import pytest
 from test_lifting import ROTATIONS, UNIT_MM, place
 
-from bodypose3d_ros.core.distortion import Distortion, parse_distortion
-from bodypose3d_ros.core.intrinsics import intrinsics_from_camera_info
-from bodypose3d_ros.core.lifting import camera_rays, lift_pose, project
+from bodypose3d_ros.core.camera.distortion import Distortion, parse_distortion
+from bodypose3d_ros.core.camera.intrinsics import intrinsics_from_camera_info
+from bodypose3d_ros.core.lift.lifting import camera_rays, lift_pose, project
 from bodypose3d_ros.core.skeleton import INDEX, NUM_KEYPOINTS
 
 FloatArray = npt.NDArray[np.float64]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.drawing import contact_sheet, draw_overlay, plot_3d
+from bodypose3d_ros.core.output.drawing import contact_sheet, draw_overlay, plot_3d
 from bodypose3d_ros.core.types import Box, Person3D
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,10 @@ def test_plot_3d_without_people_still_writes_a_picture(tmp_path: Path) -> None:
 
 
 def test_drawing_does_not_import_matplotlib_until_plotting() -> None:
-    code = "import sys\nimport bodypose3d_ros.core.drawing\nprint('matplotlib' in sys.modules)\n"
+    code = (
+        "import sys\nimport bodypose3d_ros.core.output.drawing\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60

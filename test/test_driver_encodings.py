@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.image_decode import ImageDecodeError, decode_raw
+from bodypose3d_ros.core.image.image_decode import ImageDecodeError, decode_raw
 
 W, H = 64, 48
 BLOCK = 8

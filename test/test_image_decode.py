@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.image_decode import (
+from bodypose3d_ros.core.image.image_decode import (
     SUPPORTED_ENCODINGS,
     ImageDecodeError,
     decode_compressed,

@@ -12,7 +12,7 @@ import pytest
 from test_infer_cli import Run, _run_cli
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.result_json import validate_frame_json
+from bodypose3d_ros.core.output.result_json import validate_frame_json
 
 # A wide-angle camera as camera_calibration writes it (its exact layout and number format).
 CALIBRATION = """\

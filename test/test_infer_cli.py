@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.bone_lengths import (
+from bodypose3d_ros.core.lift.bone_lengths import (
     CORRECTED_BONES,
     MAIN_BONES,
     TABLE_LENGTHS_M,
     bone_lengths,
     person_scale,
 )
-from bodypose3d_ros.core.result_json import validate_frame_json
-from bodypose3d_ros.core.tracking import TrackerParams
+from bodypose3d_ros.core.output.result_json import validate_frame_json
+from bodypose3d_ros.core.people.tracking import TrackerParams
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PELVIS = skeleton.INDEX["pelvis"]

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.intrinsics import Intrinsics
-from bodypose3d_ros.core.result_json import validate_frame_json
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.output.result_json import validate_frame_json
 from bodypose3d_ros.testing.depth_scene import render_body_depth, to_16uc1
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.intrinsics import (
+from bodypose3d_ros.core.camera.intrinsics import (
     DEFAULT_FOCAL_RATIO,
     INTRINSICS_SOURCES,
     Intrinsics,

@@ -8,9 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.intrinsics import Intrinsics, IntrinsicsError, intrinsics_from_camera_info
+from bodypose3d_ros.core.camera.intrinsics import (
+    Intrinsics,
+    IntrinsicsError,
+    intrinsics_from_camera_info,
+)
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
-from bodypose3d_ros.core.tracking import TrackerParams
 
 
 def pinhole_info(f: float, cx: float, cy: float) -> tuple[list[float], list[float]]:

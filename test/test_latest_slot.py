@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from bodypose3d_ros.core.latest_slot import LatestSlot
+from bodypose3d_ros.ros.latest_slot import LatestSlot
 
 
 def test_newest_item_wins_and_replaced_items_are_counted() -> None:

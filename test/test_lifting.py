@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pytest
 from scipy.spatial.transform import Rotation
 
-from bodypose3d_ros.core.lifting import LiftResult, lift_pose, lift_poses, project
+from bodypose3d_ros.core.lift.lifting import LiftResult, lift_pose, lift_poses, project
 from bodypose3d_ros.core.skeleton import INDEX, LIMB_JOINTS, LIMB_LENGTHS_MM, NUM_KEYPOINTS
 
 FloatArray = npt.NDArray[np.float64]
@@ -384,7 +384,7 @@ def test_joints_that_would_be_behind_the_camera_are_dropped() -> None:
 
 
 def test_closed_form_rays_match_the_general_solve() -> None:
-    from bodypose3d_ros.core.lifting import camera_rays
+    from bodypose3d_ros.core.lift.lifting import camera_rays
 
     rng = np.random.default_rng(5)
     uv = rng.uniform(-50, 1500, (34, 2))

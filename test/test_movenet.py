@@ -13,15 +13,16 @@ import cv2
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.detection import Detection
-from bodypose3d_ros.core.detectors.factory import DETECTORS, create_detector
-from bodypose3d_ros.core.detectors.movenet import (
+from bodypose3d_ros.core.engines.base import ModelLoadError
+from bodypose3d_ros.core.people.detection import Detection
+from bodypose3d_ros.core.people.detectors.factory import DETECTORS, create_detector
+from bodypose3d_ros.core.people.detectors.movenet import (
     DEFAULT_INPUT_SIZE,
     Letterbox,
     MoveNetDetector,
     MoveNetParams,
 )
-from bodypose3d_ros.core.detectors.movenet_file import (
+from bodypose3d_ros.core.people.detectors.movenet_file import (
     CACHED_NAME,
     MOVENET_SHA256,
     MOVENET_SIZE,
@@ -29,7 +30,6 @@ from bodypose3d_ros.core.detectors.movenet_file import (
     extract_from_wheel,
     movenet_model_path,
 )
-from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.small_people import SmallPeopleComposer, found
 
@@ -134,7 +134,7 @@ def test_missing_runtime_is_a_load_error_naming_the_package(movenet_file: Path) 
     code = (
         "import sys\n"
         "sys.modules['ai_edge_litert'] = None  # as if it were not installed\n"
-        "from bodypose3d_ros.core.detectors.movenet import MoveNetDetector, MoveNetParams\n"
+        "from bodypose3d_ros.core.people.detectors.movenet import MoveNetDetector, MoveNetParams\n"
         "from bodypose3d_ros.core.engines.base import ModelLoadError\n"
         "try:\n"
         f"    MoveNetDetector({str(movenet_file)!r}, MoveNetParams())\n"

@@ -15,12 +15,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from bodypose3d_ros.core.detection import Detection
-from bodypose3d_ros.core.detectors.factory import create_detector
-from bodypose3d_ros.core.intrinsics import Intrinsics, default_intrinsics
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics, default_intrinsics
 from bodypose3d_ros.core.models.factory import create_model
+from bodypose3d_ros.core.people.detection import Detection
+from bodypose3d_ros.core.people.detectors.factory import create_detector
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PoseModel, PosePipeline
-from bodypose3d_ros.core.tracking import TrackerParams
 from bodypose3d_ros.core.types import Box, Person3D, Pose25D
 from bodypose3d_ros.testing.walkers import (
     BUS_FULL_PEOPLE,

@@ -19,7 +19,7 @@ from bodypose3d_ros.msg import Pose3D, Pose3DArray
 from node_harness import RELIABLE, NodeHarness, make_camera_info, make_image_msg, wait_for
 from sensor_msgs.msg import Image
 
-from bodypose3d_ros.core.intrinsics import Intrinsics
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
 from bodypose3d_ros.core.skeleton import INDEX
 from bodypose3d_ros.testing.depth_scene import render_body_depth, to_16uc1
 

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.intrinsics import Intrinsics
-from bodypose3d_ros.core.result_json import (
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.output.result_json import (
     FRAME_SCHEMA,
     frame_schema,
     frame_to_json,
     roi_json,
     validate_frame_json,
 )
-from bodypose3d_ros.core.schema_validation import as_draft7, validator_for
+from bodypose3d_ros.core.output.schema_validation import as_draft7, validator_for
 from bodypose3d_ros.core.types import Box, Person3D
 
 INTRINSICS = Intrinsics(500.0, 510.0, 320.5, 240.25, "camera_info")

@@ -20,8 +20,8 @@ from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from bodypose3d_ros.core.image_decode import ImageDecodeError
-from bodypose3d_ros.core.intrinsics import IntrinsicsError
+from bodypose3d_ros.core.camera.intrinsics import IntrinsicsError
+from bodypose3d_ros.core.image.image_decode import ImageDecodeError
 from bodypose3d_ros.core.types import Box, Person3D
 from bodypose3d_ros.ros.conversions import (
     bgr_to_image_msg,
@@ -384,7 +384,7 @@ def test_root_depth_source_is_published_and_read_back() -> None:
 
 
 def test_depth_image_message_decodes_to_metres() -> None:
-    from bodypose3d_ros.core.depth_image import DepthImageError
+    from bodypose3d_ros.core.depth.depth_image import DepthImageError
     from bodypose3d_ros.ros.conversions import image_to_depth, stamp_seconds
 
     msg = Image()

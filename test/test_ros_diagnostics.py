@@ -13,8 +13,8 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.serialization import deserialize_message, serialize_message
 
-from bodypose3d_ros.core.stats import LatencyStats, RateMeter
 from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
+from bodypose3d_ros.ros.stats import LatencyStats, RateMeter
 
 HEALTHY: dict[str, Any] = {
     "input_rate_hz": 30.0,

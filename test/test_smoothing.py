@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.lifting import lift_pose
-from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
-from bodypose3d_ros.core.smoothing import (
+from bodypose3d_ros.core.lift.lifting import lift_pose
+from bodypose3d_ros.core.lift.smoothing import (
     ROOT_DEPTH_PARAMS,
     UV_PARAMS,
     Z_REL_PARAMS,
@@ -19,6 +18,7 @@ from bodypose3d_ros.core.smoothing import (
     SmootherBank,
     filter_many,
 )
+from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 
 
 def test_reference_parameters() -> None:

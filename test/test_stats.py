@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.stats import Counters, LatencyStats, RateMeter
+from bodypose3d_ros.ros.stats import Counters, LatencyStats, RateMeter
 
 
 def test_rate_of_a_steady_stream_is_exact_at_an_event() -> None:

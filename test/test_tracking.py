@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from bodypose3d_ros.core.detection import COCO17_TO_SKELETON, Detection
-from bodypose3d_ros.core.intrinsics import Intrinsics, default_intrinsics
-from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline, pair_poses
-from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
-from bodypose3d_ros.core.tracking import (
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics, default_intrinsics
+from bodypose3d_ros.core.people.detection import COCO17_TO_SKELETON, Detection
+from bodypose3d_ros.core.people.tracking import (
     PersonTracker,
     Target,
     TrackerParams,
     iou_matrix,
     keypoint_similarity,
 )
+from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline, pair_poses
+from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 from bodypose3d_ros.core.types import Box, Pose25D
 
 WIDTH, HEIGHT = 640, 480
@@ -577,7 +577,7 @@ def test_duplicate_check_of_all_pairs_matches_its_definition() -> None:
     """Two poses are one person when their keypoint boxes overlap (IoU > 0.3) and the median gap
     between their shared confident keypoints is at most duplicate_distance x their joint box
     size; the one-pass check over every pair must say exactly that, pair by pair."""
-    from bodypose3d_ros.core import tracking
+    from bodypose3d_ros.core.people import tracking
 
     params = TrackerParams()
     rng = np.random.default_rng(11)
@@ -633,7 +633,7 @@ def test_keypoint_tables_of_all_poses_match_their_definitions() -> None:
     """The tracker reads every pose of a frame in one pass: each row must equal that pose alone
     (confident mask, box of the confident keypoints, their median), non-finite pixels and odd
     and even counts included."""
-    from bodypose3d_ros.core import tracking
+    from bodypose3d_ros.core.people import tracking
 
     rng = np.random.default_rng(5)
     poses = []

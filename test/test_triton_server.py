@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
 from bodypose3d_ros.core.engines.base import EngineUnavailableError, ModelLoadError
 from bodypose3d_ros.core.engines.bodypose3dnet_io import INPUT_SPECS, OUTPUT_SPECS
 from bodypose3d_ros.core.engines.onnxruntime_engine import OnnxRuntimeEngine
 from bodypose3d_ros.core.engines.triton_engine import TritonEngine, TritonSettings
-from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.types import Box

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bodypose3d_ros.core.depth_image import depth_from_array
-from bodypose3d_ros.core.intrinsics import Intrinsics
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.depth.depth_image import depth_from_array
 from bodypose3d_ros.core.pipeline import PipelineConfig, PosePipeline
 from bodypose3d_ros.core.skeleton import INDEX
 from bodypose3d_ros.core.types import Box, Pose25D

@@ -1,10 +1,10 @@
 """The one-way pipeline: image -> detector -> tracker -> crops -> model -> smoothing -> 3D lift.
 
 Both backends plug in as a :class:`PoseModel` and every detector as a
-:class:`~bodypose3d_ros.core.detection.PersonDetector`, so BodyPose3DNet and BlazePose produce the
-same kind of metric camera-frame skeletons through the same tracking, lifting and smoothing code.
-Each frame makes one ``estimate`` call for everyone tracked (BodyPose3DNet batches them; the
-engine splits batches larger than its maximum) and one batched lift.
+:class:`~bodypose3d_ros.core.people.detection.PersonDetector`, so BodyPose3DNet and BlazePose
+produce the same kind of metric camera-frame skeletons through the same tracking, lifting and
+smoothing code. Each frame makes one ``estimate`` call for everyone tracked (BodyPose3DNet
+batches them; the engine splits batches larger than its maximum) and one batched lift.
 
 Without a detector the model itself finds the person: it looks at the whole image until someone
 is seen, then at the crop that follows their keypoints (one person, close range). With one, the
@@ -24,15 +24,13 @@ from typing import Final, Protocol
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from bodypose3d_ros.core.bone_lengths import BoneLengthBank
-from bodypose3d_ros.core.depth_fusion import DepthFusionConfig, anchor_person
-from bodypose3d_ros.core.depth_image import DepthImage
-from bodypose3d_ros.core.detection import PersonDetector
-from bodypose3d_ros.core.image_decode import check_size
-from bodypose3d_ros.core.intrinsics import Intrinsics
-from bodypose3d_ros.core.lifting import lift_poses
-from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
-from bodypose3d_ros.core.smoothing import (
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.depth.depth_fusion import DepthFusionConfig, anchor_person
+from bodypose3d_ros.core.depth.depth_image import DepthImage
+from bodypose3d_ros.core.image.image_decode import check_size
+from bodypose3d_ros.core.lift.bone_lengths import BoneLengthBank
+from bodypose3d_ros.core.lift.lifting import lift_poses
+from bodypose3d_ros.core.lift.smoothing import (
     ROOT_DEPTH_PARAMS,
     UV_PARAMS,
     Z_REL_PARAMS,
@@ -40,7 +38,9 @@ from bodypose3d_ros.core.smoothing import (
     PersonSmoother,
     SmootherBank,
 )
-from bodypose3d_ros.core.tracking import PersonTracker, Target, TrackerParams, iou_matrix
+from bodypose3d_ros.core.people.detection import PersonDetector
+from bodypose3d_ros.core.people.tracking import PersonTracker, Target, TrackerParams, iou_matrix
+from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 from bodypose3d_ros.core.types import Box, FloatArray, Person3D, Pose25D
 
 # How much the overlap of a pose's keypoint box with a crop counts beside the share of its

@@ -22,14 +22,14 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
-from bodypose3d_ros.core.depth_image import DepthImage, decode_depth
-from bodypose3d_ros.core.image_decode import (
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics, intrinsics_from_camera_info
+from bodypose3d_ros.core.depth.depth_image import DepthImage, decode_depth
+from bodypose3d_ros.core.image.image_decode import (
     DEFAULT_MAX_PIXELS,
     BgrImage,
     decode_compressed,
     decode_raw,
 )
-from bodypose3d_ros.core.intrinsics import Intrinsics, intrinsics_from_camera_info
 from bodypose3d_ros.core.types import (
     ROOT_DEPTH_DEPTH_IMAGE,
     ROOT_DEPTH_LIMB_LENGTHS,

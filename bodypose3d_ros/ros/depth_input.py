@@ -14,8 +14,8 @@ from typing import Any
 
 from sensor_msgs.msg import Image
 
-from bodypose3d_ros.core.depth_image import DepthImage, DepthImageError, registered_to
-from bodypose3d_ros.core.depth_pairing import DepthPairer
+from bodypose3d_ros.core.depth.depth_image import DepthImage, DepthImageError, registered_to
+from bodypose3d_ros.core.depth.depth_pairing import DepthPairer
 from bodypose3d_ros.core.types import ROOT_DEPTH_DEPTH_IMAGE, Person3D
 from bodypose3d_ros.ros.conversions import image_to_depth, stamp_seconds
 from bodypose3d_ros.ros.diagnostics import DepthCounters

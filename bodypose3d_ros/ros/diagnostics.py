@@ -28,7 +28,7 @@ from typing import Final
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-from bodypose3d_ros.core.untrusted_text import clip
+from bodypose3d_ros.core.image.untrusted_text import clip
 
 OK: Final = 0
 WARN: Final = 1

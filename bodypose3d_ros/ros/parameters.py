@@ -11,15 +11,15 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any
 
-from bodypose3d_ros.core.crop import K_INV_MODES, NORMALIZATIONS
-from bodypose3d_ros.core.detectors.factory import DEFAULT_MIN_SCORE, DETECTORS
-from bodypose3d_ros.core.detectors.movenet import DEFAULT_INPUT_SIZE, MoveNetParams
 from bodypose3d_ros.core.engines.tensorrt_engine import default_cache_dir
 from bodypose3d_ros.core.engines.triton_engine import TritonSettings
+from bodypose3d_ros.core.lift.smoothing import OneEuroParams
+from bodypose3d_ros.core.models.bodypose3dnet_crop import K_INV_MODES, NORMALIZATIONS
 from bodypose3d_ros.core.models.factory import BACKENDS
+from bodypose3d_ros.core.people.detectors.factory import DEFAULT_MIN_SCORE, DETECTORS
+from bodypose3d_ros.core.people.detectors.movenet import DEFAULT_INPUT_SIZE, MoveNetParams
+from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
-from bodypose3d_ros.core.smoothing import OneEuroParams
-from bodypose3d_ros.core.tracking import TrackerParams
 
 ENGINES = ("auto", "onnxruntime", "tensorrt", "triton")
 PRECISIONS = ("fp16", "fp32")

@@ -36,8 +36,8 @@ import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from bodypose3d_ros.core.crop import CROP_HEIGHT, CROP_WIDTH
 from bodypose3d_ros.core.engines.bodypose3dnet_io import BATCH, INPUT_SPECS, OUTPUT_SPECS, Dim
+from bodypose3d_ros.core.models.bodypose3dnet_crop import CROP_HEIGHT, CROP_WIDTH
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 
 OPSET: Final = 17

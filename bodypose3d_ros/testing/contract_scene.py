@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.crop import CROP_HEIGHT, CROP_WIDTH, crop_box_for
+from bodypose3d_ros.core.models.bodypose3dnet_crop import CROP_HEIGHT, CROP_WIDTH, crop_box_for
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 from bodypose3d_ros.core.types import Box
 from bodypose3d_ros.testing.contract_model import keypoint_channel, keypoint_window

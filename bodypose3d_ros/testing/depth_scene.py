@@ -16,8 +16,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.intrinsics import Intrinsics
-from bodypose3d_ros.core.lifting import project
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.lift.lifting import project
 from bodypose3d_ros.core.skeleton import (
     INDEX,
     KEYPOINT_NAMES,

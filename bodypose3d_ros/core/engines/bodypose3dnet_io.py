@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bodypose3d_ros.core.crop import CROP_HEIGHT, CROP_WIDTH
 from bodypose3d_ros.core.engines.base import ModelLoadError
+from bodypose3d_ros.core.models.bodypose3dnet_crop import CROP_HEIGHT, CROP_WIDTH
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS, NUM_LIMB_SLOTS
 
 # A dimension: a size, or symbolic (a name, None, or -1 as TensorRT reports it).

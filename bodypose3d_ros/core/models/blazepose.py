@@ -41,8 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.color import to_rgb
-from bodypose3d_ros.core.intrinsics import Intrinsics
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.image.color import to_rgb
 from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
 
 MEDIAPIPE_FIX: Final = "pip install mediapipe==0.10.14"

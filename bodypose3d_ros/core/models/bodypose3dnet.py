@@ -12,15 +12,15 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.crop import (
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics
+from bodypose3d_ros.core.engines.base import InferenceEngine
+from bodypose3d_ros.core.models.bodypose3dnet_crop import (
     CROP_HEIGHT,
     CROP_WIDTH,
     K_INV_MODES,
     NORMALIZATIONS,
     prepare_batch,
 )
-from bodypose3d_ros.core.engines.base import InferenceEngine
-from bodypose3d_ros.core.intrinsics import Intrinsics
 from bodypose3d_ros.core.skeleton import BODY_JOINTS, NUM_KEYPOINTS
 from bodypose3d_ros.core.types import Box, Pose25D
 

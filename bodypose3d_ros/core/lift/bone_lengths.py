@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.lifting import metric_scale
-from bodypose3d_ros.core.person_state import PersonStates
+from bodypose3d_ros.core.lift.lifting import metric_scale
+from bodypose3d_ros.core.people.person_state import PersonStates
 from bodypose3d_ros.core.skeleton import (
     BONES,
     INDEX,

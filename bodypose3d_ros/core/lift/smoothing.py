@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.person_state import PersonStates
+from bodypose3d_ros.core.people.person_state import PersonStates
 from bodypose3d_ros.core.types import FloatArray
 
 DEFAULT_RESET_AFTER_S = 1.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bodypose3d_ros.core.detection import PersonDetector
-from bodypose3d_ros.core.detectors.movenet import DEFAULT_INPUT_SIZE, MoveNetParams
+from bodypose3d_ros.core.people.detection import PersonDetector
+from bodypose3d_ros.core.people.detectors.movenet import DEFAULT_INPUT_SIZE, MoveNetParams
 
 DETECTORS = ("movenet", "none")
 DEFAULT_MIN_SCORE = MoveNetParams().min_score
@@ -30,8 +30,8 @@ def create_detector(
     if name == "none":
         return None
     if name == "movenet":
-        from bodypose3d_ros.core.detectors.movenet import MoveNetDetector
-        from bodypose3d_ros.core.detectors.movenet_file import movenet_model_path
+        from bodypose3d_ros.core.people.detectors.movenet import MoveNetDetector
+        from bodypose3d_ros.core.people.detectors.movenet_file import movenet_model_path
 
         params = MoveNetParams(input_size=input_size or DEFAULT_INPUT_SIZE, min_score=min_score)
         return MoveNetDetector(movenet_model_path(model_path, cache_dir), params)

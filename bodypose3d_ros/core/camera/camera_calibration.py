@@ -12,8 +12,8 @@ The file ``camera_calibration`` writes and ``camera_info_manager`` reads::
     projection_matrix: {rows: 3, cols: 4, data: [...]}
 
 It holds the same fields as a CameraInfo, so it goes through the same checks
-(:func:`bodypose3d_ros.core.intrinsics.intrinsics_from_camera_info`): rescaled to the image it is
-used for, distortion included, implausible values rejected.
+(:func:`bodypose3d_ros.core.camera.intrinsics.intrinsics_from_camera_info`): rescaled to the
+image it is used for, distortion included, implausible values rejected.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bodypose3d_ros.core.intrinsics import Intrinsics, intrinsics_from_camera_info
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics, intrinsics_from_camera_info
 
 # Image and calibration sides may round differently after a resize (e.g. 1280x720 -> 427x240).
 ASPECT_TOLERANCE = 0.01

@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from bodypose3d_ros.core.detection import COCO17_TO_SKELETON, Detection
+from bodypose3d_ros.core.people.detection import COCO17_TO_SKELETON, Detection
 from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
 
 ID_PREFIX: Final = "body_"

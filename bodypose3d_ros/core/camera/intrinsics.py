@@ -9,9 +9,10 @@ scale fx, fy, cx, cy by the resize factors, as ROS's ``image_proc`` resize and
 ``image_geometry`` do (the half-pixel term that an exact centre-based rescale would add is
 ignored, like everywhere else in ROS).
 
-Lens distortion (:mod:`bodypose3d_ros.core.distortion`) rides along with K: its coefficients act
-on normalised coordinates, so resizing, binning and ROIs leave them unchanged. Intrinsics are
-also checked against the image they are used for (:mod:`bodypose3d_ros.core.intrinsics_bounds`).
+Lens distortion (:mod:`bodypose3d_ros.core.camera.distortion`) rides along with K: its
+coefficients act on normalised coordinates, so resizing, binning and ROIs leave them unchanged.
+Intrinsics are also checked against the image they are used for
+(:mod:`bodypose3d_ros.core.camera.intrinsics_bounds`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Final
 
 import numpy as np
 
-from bodypose3d_ros.core.distortion import Distortion, parse_distortion
-from bodypose3d_ros.core.intrinsics_bounds import focal_problem, rescale_problem
+from bodypose3d_ros.core.camera.distortion import Distortion, parse_distortion
+from bodypose3d_ros.core.camera.intrinsics_bounds import focal_problem, rescale_problem
 from bodypose3d_ros.core.types import FloatArray
 
 INTRINSICS_SOURCES: Final[tuple[str, ...]] = (
@@ -210,7 +211,8 @@ def intrinsics_from_camera_info(
 
     ``distortion_model`` and ``d`` (CameraInfo's) describe the raw image's lens distortion; they
     are not used with ``use_rectified`` (a rectified image has none). Implausible intrinsics or
-    resize factors (:mod:`bodypose3d_ros.core.intrinsics_bounds`) raise :class:`IntrinsicsError`.
+    resize factors (:mod:`bodypose3d_ros.core.camera.intrinsics_bounds`) raise
+    :class:`IntrinsicsError`.
     """
     if image_width <= 0 or image_height <= 0:
         raise IntrinsicsError(f"image size must be positive, got {image_width}x{image_height}")

@@ -1,4 +1,4 @@
-"""MoveNet MultiPose Lightning as a :class:`~bodypose3d_ros.core.detection.PersonDetector`.
+"""MoveNet MultiPose Lightning as a :class:`~bodypose3d_ros.core.people.detection.PersonDetector`.
 
 One call finds at most 6 people, each with a box and COCO's 17 keypoints. The network takes any
 input shape whose sides are multiples of 32: the image is scaled so its long side is
@@ -25,9 +25,9 @@ from typing import Any, Final
 import cv2
 import numpy as np
 
-from bodypose3d_ros.core.color import to_rgb
-from bodypose3d_ros.core.detection import Detection
 from bodypose3d_ros.core.engines.base import ModelLoadError
+from bodypose3d_ros.core.image.color import to_rgb
+from bodypose3d_ros.core.people.detection import Detection
 from bodypose3d_ros.core.types import Box
 
 LITERT_REQUIREMENT: Final = "ai-edge-litert==2.3.0"

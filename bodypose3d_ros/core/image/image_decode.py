@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.compressed_header import HeaderError, read_header
-from bodypose3d_ros.core.untrusted_text import clip
+from bodypose3d_ros.core.image.compressed_header import HeaderError, read_header
+from bodypose3d_ros.core.image.untrusted_text import clip
 
 DEFAULT_MAX_PIXELS: Final = 4096 * 4096
 MAX_IMAGE_SIDE: Final = 16384

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.distortion import Distortion
+from bodypose3d_ros.core.camera.distortion import Distortion
 from bodypose3d_ros.core.skeleton import (
     LIMB_JOINTS,
     LIMB_LENGTHS_MM,

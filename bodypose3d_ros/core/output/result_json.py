@@ -16,8 +16,8 @@ from typing import Any, Final
 import numpy as np
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.distortion import DISTORTION_MODELS
-from bodypose3d_ros.core.intrinsics import INTRINSICS_SOURCES, Intrinsics
+from bodypose3d_ros.core.camera.distortion import DISTORTION_MODELS
+from bodypose3d_ros.core.camera.intrinsics import INTRINSICS_SOURCES, Intrinsics
 from bodypose3d_ros.core.types import (
     ROOT_DEPTH_DEPTH_IMAGE,
     ROOT_DEPTH_LIMB_LENGTHS,
@@ -190,10 +190,11 @@ def roi_json(box: Box, width: int, height: int) -> dict[str, int]:
 def validate_frame_json(obj: Any) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``obj`` is a valid frame record.
 
-    Works with jsonschema 3.2 (Ubuntu 22.04) too: see :mod:`bodypose3d_ros.core.schema_validation`.
+    Works with jsonschema 3.2 (Ubuntu 22.04) too: see
+    :mod:`bodypose3d_ros.core.output.schema_validation`.
     """
     import jsonschema
 
-    from bodypose3d_ros.core.schema_validation import validator_for
+    from bodypose3d_ros.core.output.schema_validation import validator_for
 
     validator_for(FRAME_SCHEMA, jsonschema).validate(obj)

@@ -45,7 +45,7 @@ class Detection:
 
 
 class PersonDetector(Protocol):
-    """Finds the people in an image; implementations live in ``core/detectors/``."""
+    """Finds the people in an image; implementations live in ``core/people/detectors/``."""
 
     name: str
 

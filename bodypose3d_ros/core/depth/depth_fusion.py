@@ -42,7 +42,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.depth_image import DepthImage
+from bodypose3d_ros.core.depth.depth_image import DepthImage
 from bodypose3d_ros.core.skeleton import INDEX
 from bodypose3d_ros.core.types import ROOT_DEPTH_DEPTH_IMAGE, FloatArray, Person3D
 

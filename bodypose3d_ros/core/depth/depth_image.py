@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from bodypose3d_ros.core.image_decode import DEFAULT_MAX_PIXELS, ImageBuffer
-from bodypose3d_ros.core.untrusted_text import clip
+from bodypose3d_ros.core.image.image_decode import DEFAULT_MAX_PIXELS, ImageBuffer
+from bodypose3d_ros.core.image.untrusted_text import clip
 
 # encoding -> (dtype, metres per stored unit)
 DEPTH_ENCODINGS: Final[dict[str, tuple[type[np.generic], float]]] = {

@@ -1,0 +1,1 @@
+"""Stage 1, the camera: intrinsics (CameraInfo, calibration file), bounds, distortion."""

@@ -1,1 +1,0 @@
-"""Person detectors (:class:`~bodypose3d_ros.core.detection.PersonDetector` implementations)."""

@@ -1,0 +1,1 @@
+"""Person detectors: implementations of :class:`~.detection.PersonDetector`."""
