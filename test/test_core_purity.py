@@ -203,3 +203,22 @@ def _assert_acyclic(edges: dict[str, set[str]]) -> None:
     for module in sorted(edges):
         if module not in state:
             visit(module, [])
+
+
+def test_no_core_module_imports_the_ros_layer_or_the_entry_points() -> None:
+    """The core is below everything ROS: not even the pure helpers in bodypose3d_ros.ros."""
+    outside = ("bodypose3d_ros.ros", "bodypose3d_ros.node", "bodypose3d_ros.infer",
+               "bodypose3d_ros.demo", "bodypose3d_ros.testing")  # fmt: skip
+    core_dir = REPO / "bodypose3d_ros" / "core"
+    offenders = {
+        str(path.relative_to(core_dir)): sorted(
+            name
+            for name in _imported_names(path.read_text())
+            if any(name == o or name.startswith(o + ".") for o in outside)
+        )
+        for path in core_dir.rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+    assert _imported_names("from bodypose3d_ros.ros.stats import RateMeter\n") >= {
+        "bodypose3d_ros.ros.stats"
+    }

@@ -112,10 +112,7 @@ def test_plot_3d_without_people_still_writes_a_picture(tmp_path: Path) -> None:
 
 
 def test_drawing_does_not_import_matplotlib_until_plotting() -> None:
-    code = (
-        "import sys\nimport bodypose3d_ros.core.output.drawing\n"
-        "print('matplotlib' in sys.modules)\n"
-    )
+    code = "import sys, bodypose3d_ros.core.output.drawing\nprint('matplotlib' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60

@@ -96,10 +96,9 @@ class FrameWorker:
         ros_ok: Callable[[], bool],
     ) -> None:
         self._logger = logger
-        self._intrinsics = intrinsics
-        self._depth = depth
-        self._ros_ok = ros_ok
         self._slot: LatestSlot[Frame] = LatestSlot()
+        self._intrinsics, self._depth = intrinsics, depth
+        self._ros_ok = ros_ok  # False once ROS shuts down: a frame failing then is not at fault
         self._thread: threading.Thread | None = None
         self._pipeline: PosePipeline | None = None
         self._params = NodeParameters()
