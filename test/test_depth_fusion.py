@@ -15,6 +15,7 @@ import pytest
 
 from bodypose3d_ros.core.camera.intrinsics import Intrinsics
 from bodypose3d_ros.core.depth.depth_fusion import (
+    CAUSES,
     TORSO_HALF_DEPTH_M,
     DepthFusionConfig,
     anchor_person,
@@ -173,6 +174,8 @@ def test_too_little_valid_depth_falls_back_to_the_limb_lengths(damage: str) -> N
     assert anchored is person
     assert not anchor.ok
     assert anchor.reason
+    assert anchor.cause in CAUSES
+    assert [a.cause for a in result.depth_fallbacks] == [anchor.cause]
 
 
 def test_two_people_each_get_their_own_distance() -> None:

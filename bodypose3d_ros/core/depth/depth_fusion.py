@@ -24,9 +24,12 @@ skeleton shape and only changes its scale:
    an arm or an object in front of it lies in front: only the near cluster around the 25th
    percentile is kept (``cluster_band_m``), then samples further than ``mad_gate`` robust standard
    deviations (1.4826 MAD) from its median are dropped, and the median of the rest is the answer.
-5. **Fallback.** With fewer than ``min_samples`` samples left, or a scale no human has
+5. **Fallback.** With fewer than ``min_samples`` samples left, samples from fewer than
+   ``min_distinct_pixels`` distinct depth pixels (a depth image of a few pixels would otherwise
+   give twenty copies of one pixel), or a scale no human has
    (``scale_range``: a toddler to a tall adult, with margin), the person keeps the limb-length
-   lift and says so (``root_depth_source`` = ``limb_lengths``).
+   lift and says so (``root_depth_source`` = ``limb_lengths``); ``DepthAnchor.cause`` names why
+   in one stable word (``CAUSES``), which /diagnostics counts, and ``reason`` says it in full.
 
 Failure modes: a person seen edge-on has only ~0.1 m of torso depth and half of it is sideways
 (a few cm too far); a large object held in front of the whole torso is taken for the body; a
@@ -76,7 +79,8 @@ class DepthFusionConfig:
     ``cluster_band_m``: the near cluster's half-width; ``mad_gate``: outlier gate in robust sigmas;
     ``min_gate_m``: the gate never gets tighter than this (a perfectly flat, noise-free surface);
     ``depth_range_m``: depths outside it are not measurements; ``scale_range``: plausible
-    person size / table size; ``surface_to_joint_m``: see ``TORSO_HALF_DEPTH_M``.
+    person size / table size; ``surface_to_joint_m``: see ``TORSO_HALF_DEPTH_M``;
+    ``min_distinct_pixels``: valid samples must come from at least this many depth pixels.
     """
 
     min_keypoint_confidence: float = 0.3
@@ -90,12 +94,31 @@ class DepthFusionConfig:
     depth_range_m: tuple[float, float] = (0.1, 20.0)
     scale_range: tuple[float, float] = (0.3, 3.0)
     surface_to_joint_m: float = TORSO_HALF_DEPTH_M
+    min_distinct_pixels: int = 12
+
+
+# Why a person kept the limb-length distance, one stable word each (diagnostics count by it).
+CAUSE_NO_PELVIS: Final = "no lifted pelvis"
+CAUSE_NO_TORSO: Final = "no confident torso"
+CAUSE_FEW_SAMPLES: Final = "few valid samples"
+CAUSE_FEW_PIXELS: Final = "too few depth pixels"
+CAUSE_INCONSISTENT: Final = "inconsistent samples"
+CAUSE_IMPLAUSIBLE: Final = "implausible size"
+CAUSES: Final = (
+    CAUSE_NO_PELVIS,
+    CAUSE_NO_TORSO,
+    CAUSE_FEW_SAMPLES,
+    CAUSE_FEW_PIXELS,
+    CAUSE_INCONSISTENT,
+    CAUSE_IMPLAUSIBLE,
+)
 
 
 @dataclass(frozen=True)
 class DepthAnchor:
     """The outcome for one person: ``scale`` for the lifted skeleton (NaN when not ``ok``),
-    the pelvis depth it gives, and how many samples were valid and kept."""
+    the pelvis depth it gives, how many samples were valid and kept, and on a fallback its
+    ``cause`` (one of ``CAUSES``) and ``reason`` (one line with the numbers)."""
 
     ok: bool
     scale: float
@@ -103,10 +126,11 @@ class DepthAnchor:
     valid_samples: int
     kept_samples: int
     reason: str = ""
+    cause: str = ""
 
 
-def _failed(reason: str, valid: int = 0, kept: int = 0) -> DepthAnchor:
-    return DepthAnchor(False, float("nan"), float("nan"), valid, kept, reason)
+def _failed(cause: str, reason: str, valid: int = 0, kept: int = 0) -> DepthAnchor:
+    return DepthAnchor(False, float("nan"), float("nan"), valid, kept, reason, cause)
 
 
 def _sorted_median(ordered: npt.NDArray[np.float64]) -> float:
@@ -147,7 +171,7 @@ def measure_anchor(
     h = c.surface_to_joint_m
     z_pelvis = float(points[PELVIS, 2])
     if not (np.isfinite(z_pelvis) and z_pelvis > h):
-        return _failed("the lifted pelvis has no depth")
+        return _failed(CAUSE_NO_PELVIS, "the lifted pelvis has no depth")
     usable = (
         (conf >= c.min_keypoint_confidence)
         & np.isfinite(pixels).all(axis=1)
@@ -156,7 +180,7 @@ def measure_anchor(
     )
     joints = [j for j in TORSO_KEYPOINTS if usable[j]]
     if not joints:
-        return _failed("no confident torso keypoint")
+        return _failed(CAUSE_NO_TORSO, "no confident torso keypoint")
     sx, sy = depth.width / image_width, depth.height / image_height
     half = round(c.window_fraction * _torso_size_px(pixels, usable) * min(sx, sy))
     half = int(np.clip(half, *c.window_px))
@@ -170,15 +194,30 @@ def measure_anchor(
     cols = centre_cols[:, None, None] + steps[None, None, :]
     rows, cols = np.broadcast_arrays(rows, cols)
     inside = (rows >= 0) & (rows < depth.height) & (cols >= 0) & (cols < depth.width)
-    surface = depth.metres(depth.values[rows[inside], cols[inside]])
+    rows, cols = rows[inside], cols[inside]
+    surface = depth.metres(depth.values[rows, cols])
     # k = s / (z_j - h), as a pelvis depth k * z_pelvis (step 3): one factor per joint.
     factor = z_pelvis / (points[joints, 2] - h)
     estimates = surface * np.broadcast_to(factor[:, None, None], inside.shape)[inside]
     lo, hi = c.depth_range_m
-    samples = np.sort(estimates[(surface >= lo) & (surface <= hi)])  # NaN compares False
+    in_range = (surface >= lo) & (surface <= hi)  # NaN compares False
+    samples = np.sort(estimates[in_range])
     valid = int(samples.size)
     if valid < c.min_samples:
-        return _failed(f"{valid} valid depth samples on the torso (< {c.min_samples})", valid)
+        return _failed(
+            CAUSE_FEW_SAMPLES,
+            f"{valid} valid depth samples on the torso (< {c.min_samples})",
+            valid,
+        )
+    pixels_seen = np.unique(rows[in_range] * depth.width + cols[in_range]).size
+    if pixels_seen < c.min_distinct_pixels:
+        return _failed(
+            CAUSE_FEW_PIXELS,
+            f"the {valid} samples come from {pixels_seen} depth pixels "
+            f"(< {c.min_distinct_pixels}): the {depth.width}x{depth.height} depth image is too "
+            "coarse for this person",
+            valid,
+        )
     reference = samples[(valid - 1) // 4]  # the 25th percentile: in the body, not the background
     near = samples[np.searchsorted(samples, reference - c.cluster_band_m, "left") :
                    np.searchsorted(samples, reference + c.cluster_band_m, "right")]  # fmt: skip
@@ -189,12 +228,16 @@ def measure_anchor(
                 np.searchsorted(near, centre + gate, "right")]  # fmt: skip
     if kept.size < c.min_samples:
         return _failed(
-            f"{kept.size} consistent depth samples (< {c.min_samples})", valid, kept.size
+            CAUSE_INCONSISTENT,
+            f"{kept.size} consistent depth samples (< {c.min_samples})",
+            valid,
+            kept.size,
         )
     pelvis_depth = _sorted_median(kept)
     scale = pelvis_depth / z_pelvis
     if not c.scale_range[0] <= scale <= c.scale_range[1]:
         return _failed(
+            CAUSE_IMPLAUSIBLE,
             f"depth says the person is {scale:.2f}x the table's size: not a person's surface",
             valid,
             kept.size,
