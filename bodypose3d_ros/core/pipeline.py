@@ -25,7 +25,12 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from bodypose3d_ros.core.camera.intrinsics import Intrinsics
-from bodypose3d_ros.core.depth.depth_fusion import DepthFusionConfig, anchor_person
+from bodypose3d_ros.core.depth.depth_continuity import (
+    DEFAULT_BLEND_S,
+    DEFAULT_HOLD_S,
+    DepthContinuity,
+)
+from bodypose3d_ros.core.depth.depth_fusion import DepthAnchor, DepthFusionConfig, measure_anchor
 from bodypose3d_ros.core.depth.depth_image import DepthImage
 from bodypose3d_ros.core.image.image_decode import check_size
 from bodypose3d_ros.core.lift.bone_lengths import BoneLengthBank
@@ -83,6 +88,8 @@ class PipelineConfig:
     tracker: TrackerParams = field(default_factory=TrackerParams)
     min_lift_confidence: float = 0.0
     depth_fusion: DepthFusionConfig = field(default_factory=DepthFusionConfig)
+    depth_hold_s: float = DEFAULT_HOLD_S
+    depth_blend_s: float = DEFAULT_BLEND_S
     bone_length_correction: bool = True
     detection_interval: int = 1
 
@@ -95,7 +102,8 @@ class FrameResult:
     smoothing and lifting); ``tracked`` is how many published people are being tracked (seen
     now or coasting). ``lift_failures`` counts people the model found but the lift could not
     place in 3D (absurd keypoints or intrinsics): they are left out of ``people`` rather than
-    published as zeros.
+    published as zeros. ``depth_fallbacks`` are the depth measurements of this frame that failed
+    (each says why), one per person the depth image could not anchor.
     """
 
     people: list[Person3D]
@@ -104,6 +112,7 @@ class FrameResult:
     tracked: int = 0
     detector_ran: bool = False
     lift_failures: int = 0
+    depth_fallbacks: list[DepthAnchor] = field(default_factory=list)
 
 
 class PosePipeline:
@@ -126,6 +135,7 @@ class PosePipeline:
         self._tracker.hits_when_following = detector is None
         self._smoothers = self._new_smoother_bank()
         self._bones = BoneLengthBank(enabled=self.config.bone_length_correction)
+        self._distances = DepthContinuity(self.config.depth_hold_s, self.config.depth_blend_s)
         self._frames_since_detection = 0
 
     def _new_smoother_bank(self) -> SmootherBank:
@@ -144,8 +154,10 @@ class PosePipeline:
         """Run one image through the pipeline; ``stamp`` (seconds) drives tracking and smoothing.
 
         With a ``depth`` image registered to ``image_bgr``, each person is anchored at the measured
-        distance (``depth_fusion``); without one, or where it has too little on a person, the
-        limb-length lift's distance stays.
+        distance (``depth_fusion``); without one, or where it has too little on a person, a
+        person measured within ``depth_hold_s`` keeps their depth-to-limb-length ratio and anyone
+        else the limb-length lift's distance, with a cross-fade at each switch
+        (``depth_continuity``).
 
         Raises ImageDecodeError (a ValueError) for an image no model may see: a side of 32767 px
         or more aborts the process inside the model, whatever read the image (CLI, demo, node).
@@ -190,10 +202,28 @@ class PosePipeline:
             "model": (t2 - t1) * 1e3,
             "lift": (t3 - t2) * 1e3,
         }
+        fallbacks: list[DepthAnchor] = []
+        # Every person goes through the distance continuity, depth image or not: a person first
+        # seen before depth arrives must fade into it, not jump (a few float operations each).
+        anchored = []
+        for person in people:
+            anchor = None
+            if depth is not None:
+                anchor = measure_anchor(
+                    person.uv,
+                    person.xyz,
+                    person.confidence,
+                    depth,
+                    width,
+                    height,
+                    self.config.depth_fusion,
+                )
+                if not anchor.ok:
+                    fallbacks.append(anchor)
+            anchored.append(self._distances.apply(person, anchor, stamp))
+        people = anchored
+        self._distances.retain(active_ids)
         if depth is not None:
-            people = [
-                anchor_person(p, depth, width, height, self.config.depth_fusion)[0] for p in people
-            ]
             timings["depth"] = (time.perf_counter() - t3) * 1e3
         return FrameResult(
             people=people,
@@ -202,6 +232,7 @@ class PosePipeline:
             tracked=len(active_ids),
             detector_ran=detected,
             lift_failures=lift_failures,
+            depth_fallbacks=fallbacks,
         )
 
     def _lift(
@@ -278,6 +309,7 @@ class PosePipeline:
         self._tracker.reset()
         self._smoothers = self._new_smoother_bank()
         self._bones.retain(())
+        self._distances.retain(())
         self._frames_since_detection = 0
         self.model.reset()
 
