@@ -131,3 +131,51 @@ def registered_to(depth: DepthImage, width: int, height: int, tolerance: float =
     """
     colour = width / height
     return abs((depth.width / depth.height) / colour - 1.0) <= tolerance
+
+
+# A whole depth image whose values look wrong, by stable key (diagnostics count by it).
+NOTE_NO_VALID_PIXEL: Final = "no valid pixel"
+NOTE_TOO_SMALL: Final = "values too small for the unit"
+NOTE_TOO_LARGE: Final = "values too large for the unit"
+# Typical indoor/outdoor RGB-D ranges: a median outside them is a unit mix-up, not a scene.
+PLAUSIBLE_MEDIAN_M: Final = (0.1, 20.0)
+
+
+def values_note(depth: DepthImage, stride: int = 4) -> tuple[str, str] | None:
+    """(key, one line naming the likely cause) when the image as a whole cannot be depth in its
+    unit, else None. Looks at every ``stride``-th pixel each way (the median of a scene barely
+    changes; a full 640x480 median would cost more than the fusion itself).
+
+    The cases seen in the field: an all-zero image (sensor not streaming, or not a depth map),
+    metres stored in 16UC1 (values of 1-10, i.e. "2 mm"), millimetres stored in 32FC1 ("2000 m").
+    """
+    sample = depth.values[::stride, ::stride]
+    metres = depth.metres(sample)
+    valid = metres[np.isfinite(metres)]
+    encoding = "16UC1 (millimetres)" if depth.metres_per_unit != 1.0 else "32FC1 (metres)"
+    if valid.size == 0:
+        return NOTE_NO_VALID_PIXEL, (
+            f"every depth pixel is 0 or NaN ({depth.width}x{depth.height}): the sensor measured "
+            "nothing (covered, not streaming) or this is not a depth map"
+        )
+    median = float(np.median(valid))
+    lo, hi = PLAUSIBLE_MEDIAN_M
+    if median < lo:
+        hint = (
+            "metres stored as 16UC1? 16UC1 must be millimetres"
+            if depth.metres_per_unit != 1.0
+            else "32FC1 must be metres"
+        )
+        return NOTE_TOO_SMALL, (
+            f"{encoding} depth has a median of {median * 1e3:.0f} mm, nearer than any scene: {hint}"
+        )
+    if median > hi:
+        hint = (
+            "millimetres stored as 32FC1? 32FC1 must be metres"
+            if depth.metres_per_unit == 1.0
+            else "16UC1 must be millimetres"
+        )
+        return NOTE_TOO_LARGE, (
+            f"{encoding} depth has a median of {median:.0f} m, farther than any sensor: {hint}"
+        )
+    return None
