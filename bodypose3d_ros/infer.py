@@ -35,6 +35,7 @@ from bodypose3d_ros.core.depth.depth_image import (
     DepthImageError,
     read_depth_png,
     registered_to,
+    values_note,
 )
 from bodypose3d_ros.core.engines.triton_engine import DEFAULT_MODEL, TritonSettings
 from bodypose3d_ros.core.models.factory import BACKENDS, create_model
@@ -98,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth",
         type=Path,
         metavar="FILE.png",
-        help="16-bit PNG depth in millimetres (0 = invalid) registered to the one input image: "
-        "people are anchored at the measured distance",
+        help="16-bit PNG depth in millimetres (0 = invalid), or a float32 TIFF in metres, "
+        "registered to the one input image: people are anchored at the measured distance",
     )
     parser.add_argument(
         "--no-bone-correction",
@@ -284,6 +285,15 @@ class _Runner:
             )
         return depth
 
+    def _depth_notes(self, name: str, depth: DepthImage, result: FrameResult) -> None:
+        """Say why the depth image anchored nobody (or not everyone): one line per cause."""
+        note = values_note(depth)
+        if note is not None:
+            print(f"note: {name}: --depth {self._args.depth.name}: {note[1]}", file=sys.stderr)
+            return  # the people's fallbacks all follow from it
+        for reason in dict.fromkeys(a.reason for a in result.depth_fallbacks):
+            print(f"note: {name}: --depth not used for a person: {reason}", file=sys.stderr)
+
     def _run(
         self,
         pipeline: PosePipeline,
@@ -305,6 +315,8 @@ class _Runner:
         t0 = time.perf_counter()
         depth = self._depth_for(width, height)
         result = self._run(pipeline, image, k, 0.0, depth)
+        if depth is not None:
+            self._depth_notes(path.name, depth, result)
         elapsed_ms = (time.perf_counter() - t0) * 1e3
         out = self._args.out
         record = frame_to_json(path.name, width, height, pipeline.model.name, k, result.people)

@@ -94,3 +94,43 @@ def test_depth_that_does_not_fit_the_image_is_refused(
     run = _cli(tmp_path / "out", "--depth", str(wrong), str(person_image_path), str(wrong))
     assert run.returncode == 2
     assert "exactly one input image" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("all zero", "every depth pixel is 0"),
+        ("2 mm", "metres stored as 16UC1"),
+        ("16UC1 in metres", "metres stored as 16UC1"),
+        ("32FC1 in millimetres", "millimetres stored as 32FC1"),
+        ("3x2", "too coarse"),
+    ],
+)
+def test_depth_that_anchors_nobody_says_why(
+    person_image_path: Path, tmp_path: Path, case: str, words: str
+) -> None:
+    """Each unusable depth file still gives the limb-length result, and one note naming why."""
+    image = cv2.imread(str(person_image_path))
+    assert image is not None
+    height, width = image.shape[:2]
+    metres = np.tile(np.linspace(1.2, 4.0, width, dtype=np.float32), (height, 1))  # a floor
+    depth_file = tmp_path / "depth.png"
+    if case == "all zero":
+        values: np.ndarray = np.zeros((height, width), np.uint16)
+    elif case == "2 mm":
+        values = np.full((height, width), 2, np.uint16)
+    elif case == "16UC1 in metres":
+        values = np.round(metres).astype(np.uint16)
+    elif case == "32FC1 in millimetres":
+        values, depth_file = metres * 1000.0, tmp_path / "depth.tiff"
+    else:  # the colour image's aspect ratio (640x424: 1.51) in a handful of pixels
+        values = np.full((2, 3), 2500, np.uint16)
+    assert cv2.imwrite(str(depth_file), values)
+    run = _cli(tmp_path / "out", "--depth", str(depth_file), str(person_image_path))
+    assert run.returncode == 0, run.stderr
+    notes = [
+        line for line in run.stderr.splitlines() if line.startswith("note:") and "depth" in line
+    ]
+    assert len(notes) == 1, run.stderr
+    assert words in notes[0]
+    assert _person(tmp_path / "out", person_image_path.stem)["root_depth_source"] == "limb_lengths"

@@ -110,15 +110,18 @@ def depth_from_array(values: npt.ArrayLike, encoding: str) -> DepthImage:
 
 
 def read_depth_png(path: str | Path) -> DepthImage:
-    """A 16-bit single-channel PNG in millimetres (0 = invalid), as RGB-D datasets store depth."""
+    """A 16-bit single-channel PNG in millimetres (0 = invalid), as RGB-D datasets store depth,
+    or a 32-bit float single-channel TIFF in metres (the 32FC1 a driver publishes, saved)."""
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DepthImageError(f"cannot read {path} as an image")
+    if image.ndim == 2 and image.dtype == np.float32:
+        return DepthImage(values=image, metres_per_unit=1.0)
     if image.ndim != 2 or image.dtype != np.uint16:
         shape = "x".join(str(s) for s in image.shape)
         raise DepthImageError(
             f"{path} is {shape} {image.dtype}: a depth PNG must be one 16-bit channel "
-            "in millimetres"
+            "in millimetres (or a float32 TIFF in metres)"
         )
     return DepthImage(values=image, metres_per_unit=0.001)
 
