@@ -61,7 +61,9 @@ class Rig:
         assert wait_for(lambda: node._camera_info is not None and node._camera_info.k[0] == f, 10.0)
 
     def next_stamp(self) -> float:
-        self.stamp += 1.0  # frames 1 s apart: no depth frame is ever near another colour frame
+        # Frames 2 s apart: no depth frame is ever near another colour frame, and a person's
+        # depth ratio (carried for DEFAULT_HOLD_S = 1 s over frames without depth) has expired.
+        self.stamp += 2.0
         return self.stamp
 
     def frame(self, stamp: float) -> Pose3D:

@@ -17,8 +17,8 @@ The choice made here, per tracked person (``PersonStates``):
 * **Cross-fade at a switch.** Whenever the distance changes source (limb lengths -> depth, depth
   -> limb lengths when the hold runs out, or a fresh measurement replacing a carried one) the
   scale starts at the one used on the previous frame and reaches the new source's with time
-  constant ``blend_s`` (in log scale, so 2x and 0.5x fade alike). A person seen for the first time
-  takes their source at once: there is nothing to be continuous with.
+  constant ``blend_s`` counted from that frame (in log scale, so 2x and 0.5x fade alike). A
+  person seen for the first time takes their source at once: nothing to be continuous with.
 
 Measured frames after the fade use the measurement exactly, so depth's precision is kept.
 """
@@ -94,10 +94,10 @@ class DepthContinuity(PersonStates[_DistanceState]):
             state.offset = 0.0
         else:
             dt = max(stamp - state.stamp, 0.0)
-            fading = self.blend_s > 0.0
-            state.offset *= math.exp(-dt / self.blend_s) if fading else 0.0
-            if kind != state.kind and fading:
+            if kind != state.kind:  # start from where the last frame was ...
                 state.offset = state.applied_log_scale - target
+            # ... and fade for the time since it (a switch after a long gap is nearly done).
+            state.offset *= math.exp(-dt / self.blend_s) if self.blend_s > 0.0 else 0.0
             if abs(state.offset) < _NEGLIGIBLE:
                 state.offset = 0.0
         applied = target + state.offset
