@@ -85,6 +85,7 @@ class BodyPose3DNode(LifecycleNode):
             self.resolve_topic_name("depth"),
             lambda message: self._worker.note_bad_depth(message),
             self._ros_now,
+            lambda: self.count_publishers(self.resolve_topic_name("depth")),
         )
         self._worker = FrameWorker(
             self.get_logger(), self._intrinsics, self._depth, lambda: self.context.ok()

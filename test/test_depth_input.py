@@ -10,6 +10,9 @@ import numpy as np
 import rclpy.logging
 from sensor_msgs.msg import Image
 
+from bodypose3d_ros.core.depth.depth_fusion import measure_anchor
+from bodypose3d_ros.core.depth.depth_image import NOTE_TOO_SMALL, depth_from_array
+from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 from bodypose3d_ros.ros.depth_input import DepthInput
 
 WIDTH, HEIGHT = 64, 48
@@ -63,3 +66,23 @@ def test_stamped_depth_keeps_its_own_stamp() -> None:
     assert float(paired.values[0, 0]) * paired.metres_per_unit == 1.5
     assert depth.for_frame(999.0, WIDTH, HEIGHT, 0.04, WIDTH * HEIGHT) is None
     assert depth.counters.frames_unpaired == 1
+
+
+def test_publishers_image_notes_and_fallback_causes_are_counted() -> None:
+    clock = _RosClock()
+    depth = DepthInput(
+        rclpy.logging.get_logger("depth_input_test"), "/cam/depth", now=clock, publishers=lambda: 3
+    )
+    assert (depth.counters.topic, depth.counters.publishers) == ("/cam/depth", 3)
+    depth.on_message(_depth_msg(5.0, 2))  # metres written into a millimetre encoding
+    assert depth.for_frame(5.0, WIDTH, HEIGHT, 0.04, WIDTH * HEIGHT) is not None
+    assert depth.counters.image_notes == ((NOTE_TOO_SMALL, 1),)
+    depth.on_message(_depth_msg(6.0, 2500))  # a plausible wall: no note
+    assert depth.for_frame(6.0, WIDTH, HEIGHT, 0.04, WIDTH * HEIGHT) is not None
+    assert depth.counters.image_notes == ((NOTE_TOO_SMALL, 1),)
+    failed = measure_anchor(
+        np.zeros((NUM_KEYPOINTS, 2)), np.zeros((NUM_KEYPOINTS, 3)), np.zeros(NUM_KEYPOINTS),
+        depth_from_array(np.zeros((4, 4), np.uint16), "16UC1"), WIDTH, HEIGHT,
+    )  # fmt: skip
+    depth.count_people([], [failed, failed])
+    assert depth.counters.fallback_causes == ((failed.cause, 2),)

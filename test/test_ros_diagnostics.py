@@ -13,7 +13,12 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.serialization import deserialize_message, serialize_message
 
-from bodypose3d_ros.ros.diagnostics import DiagnosticsSnapshot, build_diagnostics
+from bodypose3d_ros.ros.diagnostics import (
+    NO_DEPTH_WARN_FRAMES,
+    DepthCounters,
+    DiagnosticsSnapshot,
+    build_diagnostics,
+)
 from bodypose3d_ros.ros.stats import LatencyStats, RateMeter
 
 HEALTHY: dict[str, Any] = {
@@ -213,3 +218,42 @@ def test_bad_camera_info_count_is_reported_and_errors_are_clipped() -> None:
     assert len(values["last error"]) < 1000
     assert values["last error"].startswith(huge[:100])
     assert len(status.message) < 1000
+
+
+@pytest.mark.parametrize(
+    ("publishers", "cause"), [(0, "check the remap"), (2, "QoS mismatch"), (-1, "QoS mismatch")]
+)
+def test_use_depth_with_no_depth_ever_warns_naming_topic_and_cause(
+    publishers: int, cause: str
+) -> None:
+    counters = DepthCounters(topic="/robot/camera/depth", publishers=publishers)
+    status = _status(depth=counters, frames_received=NO_DEPTH_WARN_FRAMES)
+    assert status.level == DiagnosticStatus.WARN
+    assert "'/robot/camera/depth'" in status.message
+    assert cause in status.message
+    # Fewer colour frames than the threshold: depth drivers start late, no warning yet.
+    assert (
+        _status(depth=counters, frames_received=NO_DEPTH_WARN_FRAMES - 1).level
+        == DiagnosticStatus.OK
+    )
+    # Depth arrived once: the rule is about depth never arriving.
+    arrived = dataclasses.replace(counters, depth_frames_received=1)
+    assert _status(depth=arrived).level == DiagnosticStatus.OK
+    # An inactive node is expected to be idle.
+    assert _status(depth=counters, lifecycle_state="inactive").level == DiagnosticStatus.OK
+
+
+def test_depth_fallbacks_and_image_notes_are_counted_by_cause() -> None:
+    counters = DepthCounters(
+        topic="/depth",
+        publishers=1,
+        depth_frames_received=40,
+        fallback_causes=(("few valid samples", 7), ("too few depth pixels", 2)),
+        image_notes=(("values too small for the unit", 5),),
+    )
+    values = _values(_status(depth=counters))
+    assert values["depth not used: few valid samples"] == "7"
+    assert values["depth not used: too few depth pixels"] == "2"
+    assert values["depth image: values too small for the unit"] == "5"
+    assert values["depth publishers"] == "1"
+    assert values["depth topic"] == "/depth"

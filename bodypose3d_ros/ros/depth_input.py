@@ -14,7 +14,13 @@ from typing import Any
 
 from sensor_msgs.msg import Image
 
-from bodypose3d_ros.core.depth.depth_image import DepthImage, DepthImageError, registered_to
+from bodypose3d_ros.core.depth.depth_fusion import DepthAnchor
+from bodypose3d_ros.core.depth.depth_image import (
+    DepthImage,
+    DepthImageError,
+    registered_to,
+    values_note,
+)
 from bodypose3d_ros.core.depth.depth_pairing import DepthPairer
 from bodypose3d_ros.core.types import ROOT_DEPTH_DEPTH_IMAGE, Person3D
 from bodypose3d_ros.ros.conversions import image_to_depth, stamp_seconds
@@ -29,7 +35,9 @@ class DepthInput:
     ``logger`` is the node's logger; ``on_bad_input`` is told about every rejected depth frame
     (the node counts it as recent bad input, so /diagnostics warns). ``now`` is the node's ROS
     clock in seconds: a depth frame with a zero stamp is stamped with its arrival on it, as the
-    node stamps a colour frame with none, so the two still pair by time.
+    node stamps a colour frame with none, so the two still pair by time. ``publishers`` counts
+    the publishers on the depth topic (``Node.count_publishers``): with no depth ever received,
+    it tells a wrong remap (none) from a QoS mismatch (some) in /diagnostics.
     """
 
     def __init__(
@@ -38,19 +46,22 @@ class DepthInput:
         topic: str,
         on_bad_input: Callable[[str], None] | None = None,
         now: Callable[[], float] | None = None,
+        publishers: Callable[[], int] | None = None,
     ) -> None:
         self._logger = logger
         self._topic = topic
         self._on_bad_input = on_bad_input
         self._now = now
+        self._publishers = publishers
         self._pairer: DepthPairer[Image] = DepthPairer()
         self._lock = threading.Lock()
-        self._counters = DepthCounters()
+        self._counters = DepthCounters(topic=topic)
 
     @property
     def counters(self) -> DepthCounters:
+        publishers = self._publishers() if self._publishers is not None else -1
         with self._lock:
-            return self._counters
+            return dataclasses.replace(self._counters, publishers=publishers)
 
     def _count(self, **increments: int) -> None:
         with self._lock:
@@ -99,9 +110,41 @@ class DepthInput:
             if self._on_bad_input is not None:
                 self._on_bad_input(message)
             return None
+        note = values_note(depth)
+        if note is not None:  # still handed on: the fusion's per-person checks decide
+            with self._lock:
+                c = self._counters
+                self._counters = dataclasses.replace(
+                    c, image_notes=_counted(c.image_notes, [note[0]])
+                )
+            self._logger.warning(
+                f"depth image on '{self._topic}': {note[1]}", throttle_duration_sec=LOG_THROTTLE_S
+            )
         return depth
 
-    def count_people(self, people: Sequence[Person3D]) -> None:
-        """Count each person's root depth source."""
+    def count_people(
+        self, people: Sequence[Person3D], fallbacks: Sequence[DepthAnchor] = ()
+    ) -> None:
+        """Count each person's root depth source, and why depth was not used (``fallbacks``,
+        the frame's failed measurements)."""
         from_depth = sum(1 for p in people if p.root_depth_source == ROOT_DEPTH_DEPTH_IMAGE)
-        self._count(people_from_depth=from_depth, people_from_limb_lengths=len(people) - from_depth)
+        with self._lock:
+            c = self._counters
+            self._counters = dataclasses.replace(
+                c,
+                people_from_depth=c.people_from_depth + from_depth,
+                people_from_limb_lengths=c.people_from_limb_lengths + len(people) - from_depth,
+                fallback_causes=_counted(c.fallback_causes, [a.cause for a in fallbacks]),
+            )
+
+
+def _counted(
+    counts: tuple[tuple[str, int], ...], keys: Sequence[str]
+) -> tuple[tuple[str, int], ...]:
+    """``counts`` with one more for each of ``keys`` (order of first appearance kept)."""
+    if not keys:
+        return counts
+    merged = dict(counts)
+    for key in keys:
+        merged[key] = merged.get(key, 0) + 1
+    return tuple(merged.items())

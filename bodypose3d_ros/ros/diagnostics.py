@@ -10,6 +10,9 @@ WARN (only while ``active``; an inactive node is expected to be idle)
   * the CameraInfo's lens distortion could not be used (unknown model, wrong coefficients);
   * bad input (undecodable images, bad CameraInfo) was seen in the recent window;
   * no images arrive (none in the rate window; a rate of 0 alone only means fewer than two);
+  * ``use_depth`` is on, ``NO_DEPTH_WARN_FRAMES`` colour images arrived and not one depth image:
+    the message names the depth topic and the likely cause (no publisher on it: a wrong remap;
+    publishers but nothing received: a QoS mismatch);
   * more than half of the incoming frames are dropped: output rate below
     ``DROP_WARN_RATIO`` x input rate (compares windowed rates, so it reflects recent frames only).
     The node drops stale frames on purpose, but past half the camera rate skeletons turn choppy
@@ -39,6 +42,9 @@ _LEVEL_BYTES: Final[dict[int, bytes]] = {
     ERROR: DiagnosticStatus.ERROR,
 }
 DROP_WARN_RATIO: Final = 0.5
+# Colour images received without any depth image before use_depth warns (a few: depth drivers
+# start a little after colour).
+NO_DEPTH_WARN_FRAMES: Final = 10
 MAX_ERROR_CHARS: Final = 300
 
 
@@ -87,20 +93,56 @@ class DiagnosticsSnapshot:
 class DepthCounters:
     """How the people's distances were found (totals since the node started)."""
 
+    topic: str = ""
+    """The depth topic as resolved (remaps applied)."""
+    publishers: int = -1
+    """Publishers on ``topic`` now (-1: not known)."""
     depth_frames_received: int = 0
     depth_frames_rejected: int = 0
     frames_unpaired: int = 0
     people_from_depth: int = 0
     people_from_limb_lengths: int = 0
+    fallback_causes: tuple[tuple[str, int], ...] = ()
+    """People measured in a depth image but kept on limb lengths, by cause (``DepthAnchor``)."""
+    image_notes: tuple[tuple[str, int], ...] = ()
+    """Depth images whose values look wrong as a whole (all holes, wrong unit), by note."""
 
     def values(self) -> list[tuple[str, str]]:
         return [
+            ("depth topic", self.topic),
+            ("depth publishers", str(self.publishers) if self.publishers >= 0 else "n/a"),
             ("depth frames received", str(self.depth_frames_received)),
             ("depth frames rejected (bad input)", str(self.depth_frames_rejected)),
             ("frames without a depth image within the time offset", str(self.frames_unpaired)),
             ("people with root depth from the depth image", str(self.people_from_depth)),
             ("people with root depth from limb lengths", str(self.people_from_limb_lengths)),
+            *((f"depth not used: {cause}", str(n)) for cause, n in self.fallback_causes),
+            *((f"depth image: {note}", str(n)) for note, n in self.image_notes),
         ]
+
+    def missing_depth(self, colour_frames: int) -> str:
+        """Why no depth image ever arrived, once ``colour_frames`` colour images did ("" if it
+        did, or too few colour images came yet to say)."""
+        if self.depth_frames_received > 0 or colour_frames < NO_DEPTH_WARN_FRAMES:
+            return ""
+        topic = clip(self.topic, 120) or "depth"
+        if self.publishers == 0:
+            cause = (
+                "nobody publishes it: check the remap (-r depth:=<your aligned depth topic>, "
+                "'ros2 topic list')"
+            )
+        elif self.publishers > 0:
+            cause = (
+                f"{self.publishers} publisher(s) but nothing received: a QoS mismatch "
+                "(a best-effort publisher never reaches input_reliability:=reliable; "
+                "'ros2 topic info -v' shows both sides)"
+            )
+        else:
+            cause = "a wrong remap or a QoS mismatch"
+        return (
+            f"use_depth is on but no depth image arrived on '{topic}' after {colour_frames} "
+            f"colour images: {cause}"
+        )
 
 
 def assess(snapshot: DiagnosticsSnapshot) -> tuple[int, str]:
@@ -121,6 +163,9 @@ def assess(snapshot: DiagnosticsSnapshot) -> tuple[int, str]:
         if s.recent_rejects > 0:
             detail = f": {clip(s.last_error, MAX_ERROR_CHARS)}" if s.last_error else ""
             warnings.append(f"{s.recent_rejects} bad input(s) recently{detail}")
+        missing_depth = s.depth.missing_depth(s.frames_received) if s.depth is not None else ""
+        if missing_depth:
+            warnings.append(missing_depth)
         if s.input_rate_hz <= 0.0 and s.recent_inputs == 0:
             warnings.append("no input images")
         elif s.output_rate_hz < DROP_WARN_RATIO * s.input_rate_hz:

@@ -236,7 +236,7 @@ class FrameWorker:
             )
         result = pipeline.process(image, intrinsics, stamp, depth)
         if p.use_depth:
-            self._depth.count_people(result.people)
+            self._depth.count_people(result.people, result.depth_fallbacks)
         outputs.poses.publish(self._pose_arrays.build(msg.header, result.people, width, height))
         # Markers and the debug image are for people watching: not built while nobody subscribes.
         markers, builder = outputs.markers, outputs.marker_builder
