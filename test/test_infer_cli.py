@@ -225,3 +225,19 @@ def test_model_load_failure_is_one_clear_line(tmp_path: Path, inputs: dict[str, 
     assert "error: cannot load the bodypose3dnet model" in run.stderr
     assert "model_path" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_detector_model_path_that_is_a_device_fails_naming_it(
+    tmp_path: Path, inputs: dict[str, Path]
+) -> None:
+    run = _run_cli(
+        tmp_path,
+        "--detector",
+        "movenet",
+        "--detector-model-path",
+        "/dev/zero",
+        str(inputs["image"]),
+    )
+    assert run.returncode == 1, run.stderr
+    assert "/dev/zero is not a regular file" in run.stderr
+    assert "Traceback" not in run.stderr

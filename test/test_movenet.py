@@ -294,3 +294,21 @@ def test_cached_copy_in_a_fresh_folder(movenet_file: Path, tmp_path: Path) -> No
     assert path.parent == folder
     assert path.read_bytes() == movenet_file.read_bytes()
     shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("kind", ["device", "pipe", "folder"])
+def test_something_that_is_not_a_regular_file_is_refused_before_reading(
+    tmp_path: Path, kind: str
+) -> None:
+    """/dev/zero would be read until memory runs out, a pipe forever: refused from its stat."""
+    if kind == "device":
+        path = Path("/dev/zero")
+    elif kind == "pipe":
+        path = tmp_path / "model.fifo"
+        os.mkfifo(path)
+    else:
+        path = tmp_path
+    with pytest.raises(ModelLoadError, match="not a regular file") as err:
+        movenet_model_path(str(path))
+    assert str(path) in str(err.value)
+    assert "detector_model_path" in str(err.value)

@@ -338,6 +338,14 @@ def test_missing_model_fails_fast_naming_the_fix(tmp_path: Path) -> None:
     assert "NGC" in run.stderr  # the message says where the right file comes from
 
 
+def test_a_detector_model_path_that_is_a_device_fails_configure_naming_it() -> None:
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    with NodeHarness(backend="blazepose", detector="movenet", detector_model_path="/dev/zero") as h:
+        assert h.node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert "/dev/zero is not a regular file" in h.node.snapshot().model_status
+
+
 def test_invalid_parameter_fails_configure_with_the_accepted_values() -> None:
     with NodeHarness(backend="blazepose", engine="cuda_magic") as h:
         from rclpy.lifecycle import TransitionCallbackReturn

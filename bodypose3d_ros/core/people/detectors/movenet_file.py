@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import stat
 import zipfile
 from pathlib import Path
 from typing import Final
@@ -48,6 +49,21 @@ def check_movenet_file(path: str | Path) -> Path:
     """``path`` if it is the expected MoveNet file, else ModelLoadError naming the fix."""
     path = Path(path).expanduser()
     fix = f"set detector_model_path to the official TF Hub file {TF_HUB_NAME}"
+    # Checked before reading: a device (/dev/zero) or a pipe would be read until memory runs out,
+    # or forever, and a file of the wrong size is wrong whatever it holds.
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read the MoveNet model {path} ({exc}); {fix}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelLoadError(
+            f"the MoveNet model {path} is not a regular file (a folder, device or pipe); {fix}"
+        )
+    if info.st_size != MOVENET_SIZE:
+        raise ModelLoadError(
+            f"{path} is not MoveNet MultiPose Lightning ({TF_HUB_NAME}): it has "
+            f"{info.st_size:,} bytes, expected {MOVENET_SIZE:,}; {fix}"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
