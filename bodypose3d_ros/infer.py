@@ -51,6 +51,9 @@ FALLBACK_FPS: Final = 30.0
 SHEET_FRAMES: Final = 12
 SHEET_COLUMNS: Final = 4
 SHEET_THUMB_WIDTH: Final = 320
+# Unreadable frames in a row before a video counts as ended: a damaged frame is skipped (the
+# demuxer moves past it), but the end of a file reads as failures too, and so does a dead stream.
+MAX_UNREADABLE_RUN: Final = 16
 
 
 class InputError(Exception):
@@ -348,8 +351,9 @@ class _Runner:
         writer = _open_writer(video_path, fps, width, height)
         frames = people_seen = 0
         t0 = time.perf_counter()
+        reader = _FrameReader(capture, first)
         with jsonl_path.open("w") as jsonl:
-            for index, frame in _frames(capture, first, path.name, count):
+            for index, frame in reader.frames(path.name, count):
                 if frame.shape[:2] != (height, width):
                     raise InputError(
                         f"frame {index} changes size to {frame.shape[1]}x{frame.shape[0]}"
@@ -375,27 +379,53 @@ class _Runner:
             print(f"note: {path.name}: cannot write {video_path}; see {sheet_path}",
                   file=sys.stderr)  # fmt: skip
         ms = (time.perf_counter() - t0) * 1e3 / frames
+        lost = reader.lost
+        if count > 0 and frames + lost < count:  # damaged frames at the very end read as its end
+            lost = count - frames
+        if lost:
+            print(f"note: {path.name}: {lost} unreadable frame(s) skipped "
+                  f"({frames} of {frames + lost} read)", file=sys.stderr)  # fmt: skip
         print(
-            f"{path.name}: {frames} frames, {people_seen / frames:.2f} people/frame, "
-            f"{ms:.0f} ms/frame -> {jsonl_path}"
+            f"{path.name}: {frames} frames{f' ({lost} unreadable, skipped)' if lost else ''}, "
+            f"{people_seen / frames:.2f} people/frame, {ms:.0f} ms/frame -> {jsonl_path}"
         )
 
 
-def _frames(
-    capture: cv2.VideoCapture, first: np.ndarray, name: str, count: int
-) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, frame) pairs from the already-read first frame on, with a progress bar."""
-    from tqdm import tqdm
+class _FrameReader:
+    """A video's frames from the already-read first one on, skipping unreadable ones.
 
-    with tqdm(total=count if count > 0 else None, desc=name, unit="frame", file=sys.stderr) as bar:
-        index, frame = 0, first
-        while True:
-            yield index, frame
-            bar.update(1)
-            ok, next_frame = capture.read()
-            if not ok or next_frame is None:
-                return
-            index, frame = index + 1, next_frame
+    A frame that fails to decode (a damaged JPEG in an MJPG AVI, a broken packet) makes
+    ``read`` fail once while the demuxer moves on to the next frame, so reading again resyncs.
+    Frames keep their index in the file (stamps stay on time); ``lost`` counts the skipped ones.
+    """
+
+    def __init__(self, capture: cv2.VideoCapture, first: np.ndarray) -> None:
+        self._capture = capture
+        self._first = first
+        self.lost = 0
+
+    def frames(self, name: str, count: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, frame) pairs, with a progress bar."""
+        from tqdm import tqdm
+
+        with tqdm(
+            total=count if count > 0 else None, desc=name, unit="frame", file=sys.stderr
+        ) as bar:
+            index, frame = 0, self._first
+            while True:
+                yield index, frame
+                bar.update(1)
+                failures = 0
+                while True:
+                    ok, next_frame = self._capture.read()
+                    if ok and next_frame is not None:
+                        break
+                    failures += 1
+                    if failures >= MAX_UNREADABLE_RUN:
+                        return  # the end (trailing damage is counted against the frame count)
+                self.lost += failures
+                bar.update(failures)
+                index, frame = index + failures + 1, next_frame
 
 
 def _sheet_indices(count: int) -> set[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -241,3 +242,44 @@ def test_a_detector_model_path_that_is_a_device_fails_naming_it(
     assert run.returncode == 1, run.stderr
     assert "/dev/zero is not a regular file" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_video_with_damaged_frames_goes_on_and_says_how_many_were_lost(
+    tmp_path: Path, person_image_path: Path, zidane_image_path: Path
+) -> None:
+    """An MJPG AVI written from the real photos; three frames' JPEG headers are then zeroed (two
+    in the middle, the last one). Every readable frame is processed, with its own index."""
+    person = cv2.imread(str(person_image_path))
+    zidane = cv2.imread(str(zidane_image_path))
+    assert person is not None
+    assert zidane is not None
+    h, w = person.shape[:2]
+    photos = [np.roll(person, SHIFT_PX * i, axis=1) for i in range(6)]
+    photos += [cv2.resize(zidane, (w, h)) for _ in range(6)]
+    path = tmp_path / "damaged.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), VIDEO_FPS, (w, h))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write MJPG video")
+    for photo in photos:
+        writer.write(photo)
+    writer.release()
+    data = bytearray(path.read_bytes())
+    starts = [m.start() for m in re.finditer(b"\xff\xd8\xff", bytes(data))]  # JPEG SOI markers
+    assert len(starts) == len(photos)
+    damaged = {4, 5, len(photos) - 1}
+    for frame in damaged:
+        data[starts[frame] : starts[frame] + 600] = bytes(600)
+    path.write_bytes(bytes(data))
+    run = _run_cli(tmp_path / "out", "--fx", "500", "--fy", "500", "--cx", "320", "--cy", "212",
+                   str(path))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    records = _frames(tmp_path / "out" / "damaged.jsonl")
+    read = [i for i in range(len(photos)) if i not in damaged]
+    assert [r["frame"] for r in records] == read  # frames keep their place in the file
+    for record in records:
+        assert record["stamp"] == pytest.approx(record["frame"] / VIDEO_FPS)
+    assert any(len(r["people"]) >= 2 for r in records if r["frame"] >= 6)  # the zidane frames
+    assert f"note: damaged.avi: 3 unreadable frame(s) skipped (9 of {len(photos)} read)" in (
+        run.stderr
+    )
+    assert "9 frames (3 unreadable, skipped)" in run.stdout
