@@ -237,8 +237,9 @@ class _Runner:
                 stretched = calibration.aspect_note(width, height)
                 if stretched:
                     print(f"note: {name}: {a.camera_info}: {stretched}", file=sys.stderr)
-                if k.distortion_warning:
-                    print(f"note: {a.camera_info}: {k.distortion_warning}", file=sys.stderr)
+                for note in (k.distortion_warning, calibration.model_note()):
+                    if note:
+                        print(f"note: {a.camera_info}: {note}", file=sys.stderr)
                 return k
             if a.fx is not None:
                 k = Intrinsics(a.fx, a.fy, a.cx, a.cy, "arguments")

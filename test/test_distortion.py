@@ -192,3 +192,16 @@ def test_unknown_model_lifts_exactly_like_no_distortion() -> None:
     a = lift_pose(uv, z_rel, conf, info.k, distortion=info.distortion)
     b = lift_pose(uv, z_rel, conf, k)
     np.testing.assert_array_equal(a.xyz, b.xyz)
+
+
+@pytest.mark.parametrize("huge", [1e308, -1e10, 2e4])
+def test_finite_but_absurd_coefficients_are_treated_as_none_with_a_warning(huge: float) -> None:
+    lens, warning = parse_distortion("plumb_bob", (huge, 0.01, 0.0, 0.0, 0.0))
+    assert lens is None
+    assert "beyond any lens" in warning
+    # A strong but real wide-angle rational_polynomial stays.
+    real = (12.1, 5.3, 0.0, 0.0, 0.2, 12.4, 8.9, 1.1)
+    assert parse_distortion("rational_polynomial", real) == (
+        Distortion("rational_polynomial", real),
+        "",
+    )

@@ -238,3 +238,34 @@ def test_an_unknown_distortion_model_is_noted_and_treated_as_none(
         v = FY * kp["y"] / kp["z"] + CY
         assert abs(u - kp["u"]) < 0.05
         assert abs(v - kp["v"]) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("distortion_model: plumb_bob", "distortion_model: banana", "unknown distortion_model"),
+        (  # banana with nothing to distort: the same answer as none, still a word about it
+            "data: [-0.291634, 0.084472, 0.000512, -0.000331, -0.010218]",
+            "data: [0., 0., 0., 0., 0.]",
+            "unknown distortion_model 'banana'",
+        ),
+        ("data: [-0.291634, 0.084472,", "data: [1e308, 0.084472,", "reach 1e+308"),
+    ],
+)
+def test_a_malformed_distortion_gets_one_note_and_people_are_still_found(
+    tmp_path: Path, photo_path: Path, old: str, new: str, says: str
+) -> None:
+    calibration = write_calibration(tmp_path, 1.0, "lens.yaml")
+    text = calibration.read_text()
+    if "banana" in says:
+        text = text.replace("distortion_model: plumb_bob", "distortion_model: banana")
+    assert old in text
+    calibration.write_text(text.replace(old, new))
+    run = _run_cli(tmp_path / "out", "--camera-info", str(calibration), str(photo_path))
+    record = _record(run)
+    notes = [line for line in run.stderr.splitlines() if "distortion" in line]
+    assert len(notes) == 1, run.stderr
+    assert notes[0].startswith(f"note: {calibration}: ")
+    assert says in notes[0]
+    assert "treated as none" in notes[0] or "no distortion assumed" in notes[0]
+    assert len(record["people"]) == 1  # the pinhole model of K: the person is still there

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bodypose3d_ros.core.camera.distortion import DISTORTION_MODELS
 from bodypose3d_ros.core.camera.intrinsics import Intrinsics, intrinsics_from_camera_info
 
 # Image and calibration sides may round differently after a resize (e.g. 1280x720 -> 427x240).
@@ -57,6 +58,20 @@ class CameraCalibration:
             d=self.d,
         )
         return replace(out, source="calibration_file")
+
+    def model_note(self) -> str:
+        """A note for a distortion model name this package does not know whose coefficients are
+        all zero (or absent): no distortion either way, but a name like ``banana`` says the file
+        is not what it should be. (With coefficients, ``Intrinsics.distortion_warning`` says it.)
+        """
+        name = self.distortion_model
+        if not name or name in DISTORTION_MODELS or any(self.d):
+            return ""
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        return (
+            f"unknown distortion_model {shown!r} (known: {', '.join(DISTORTION_MODELS)}) "
+            "with no non-zero coefficients: no distortion assumed"
+        )
 
     def aspect_note(self, width: int, height: int) -> str:
         """A warning when a ``width`` x ``height`` image has another shape than the calibration.

@@ -34,6 +34,10 @@ DISTORTION_MODELS: Final[tuple[str, ...]] = (*PINHOLE_MODELS, FISHEYE_MODEL)
 # rational_polynomial; some drivers send the other lengths, which OpenCV reads the same way).
 _PINHOLE_LENGTHS: Final = (4, 5, 8, 12, 14)
 _FISHEYE_LENGTH: Final = 4
+# No calibrated lens has a coefficient anywhere near this (plumb_bob's are mostly below 1, a
+# rational_polynomial's numerator and denominator terms rarely pass 100): a larger one is a
+# corrupt file, and OpenCV would turn every keypoint into NaN or garbage without a word.
+MAX_ABS_COEFFICIENT: Final = 1e4
 # OpenCV's default (5 fixed-point iterations) leaves up to 0.6 mm at 3 m near the border of a
 # wide-angle lens; iterate until the reprojection is within 1e-6 px instead (about 8 us for 34
 # keypoints, measured by ``make bench``).
@@ -100,7 +104,8 @@ def parse_distortion(model: str, coefficients: Sequence[float]) -> tuple[Distort
 
     Returns ``(None, "")`` for no distortion (empty or all-zero coefficients, whatever the model
     name). A model this package does not know, coefficients without a model, a coefficient count
-    the model does not have, or non-finite coefficients give ``(None, warning)``: the rays are
+    the model does not have, or non-finite or absurd coefficients (``MAX_ABS_COEFFICIENT``) give
+    ``(None, warning)``: the rays are
     then those of K alone, as if the image were rectified, and the caller says so once.
     """
     try:
@@ -113,6 +118,12 @@ def parse_distortion(model: str, coefficients: Sequence[float]) -> tuple[Distort
     shown = name if len(name) <= 40 else name[:40] + "..."
     if not all(math.isfinite(v) for v in values):
         return None, f"distortion coefficients of {shown!r} are not finite: treated as none"
+    largest = max(abs(v) for v in values)
+    if largest > MAX_ABS_COEFFICIENT:
+        return None, (
+            f"distortion coefficients of {shown!r} reach {largest:.3g}, beyond any lens "
+            f"(|coefficient| <= {MAX_ABS_COEFFICIENT:g}): treated as none"
+        )
     if name in PINHOLE_MODELS:
         expected: tuple[int, ...] = _PINHOLE_LENGTHS
     elif name == FISHEYE_MODEL:
