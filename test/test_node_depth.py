@@ -10,6 +10,7 @@ too far for the child. The depth image must put both at their true distance.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import cv2
@@ -263,3 +264,29 @@ def test_a_depth_image_with_no_valid_pixels_on_the_person_falls_back(rig: Rig) -
     keys = {kv.key: kv.value for kv in snapshot_values(rig.h.node.snapshot())}
     assert int(keys["people with root depth from the depth image"]) >= 1
     assert int(keys["frames without a depth image within the time offset"]) >= 1
+
+
+def test_one_depth_frame_in_three_missing_keeps_the_pelvis_distance_steady(rig: Rig) -> None:
+    """The field case: a still 0.6x person, colour at 10 Hz, every third depth frame missing (late
+    beyond the time offset). Limb lengths put them 1/0.6 too far; the distance must not jump
+    there and back on the frames without depth, frame after frame."""
+    lifted = _xyz(_lifted(rig, FX0))
+    truth = lifted * CHILD
+    depth_m = rig.render(truth, CHILD)
+    base = rig.next_stamp()
+    unpaired = rig.counters().frames_unpaired
+    distances, sources = [], []
+    frames = 12
+    for i in range(frames):
+        stamp = base + 0.1 * i
+        if i % 3 != 2:
+            rig.send_depth(depth_m, "16UC1", stamp)
+        pose = rig.frame(stamp)
+        distances.append(float(_xyz(pose)[PELVIS, 2]))
+        sources.append(pose.root_depth_source)
+    rig.stamp = base + 0.1 * frames  # later tests: 2 s on from here, past the 1 s hold
+    assert rig.counters().frames_unpaired == unpaired + frames // 3  # really without depth
+    steps = [abs(b / a - 1.0) for a, b in itertools.pairwise(distances)]
+    assert max(steps) <= 0.10, distances
+    assert set(sources) == {Pose3D.ROOT_DEPTH_DEPTH_IMAGE}  # the depth distance, carried
+    assert max(abs(d - truth[PELVIS, 2]) for d in distances) <= TOLERANCE_M
