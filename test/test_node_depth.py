@@ -290,3 +290,23 @@ def test_one_depth_frame_in_three_missing_keeps_the_pelvis_distance_steady(rig: 
     assert max(steps) <= 0.10, distances
     assert set(sources) == {Pose3D.ROOT_DEPTH_DEPTH_IMAGE}  # the depth distance, carried
     assert max(abs(d - truth[PELVIS, 2]) for d in distances) <= TOLERANCE_M
+
+
+def test_a_depth_image_of_a_few_pixels_anchors_nobody_and_says_why(rig: Rig) -> None:
+    """3x2 pixels have the 640x424 photo's aspect ratio (1.5 vs 1.51): registered by shape, but
+    every torso window reads the same handful of pixels. Not a measurement of the person."""
+    rig.set_focal(FX0)
+    stamp = rig.next_stamp()
+    rig.send_depth_msg(_depth_msg(np.full((2, 3), 1800, np.uint16), "16UC1", stamp))
+    before = rig.counters()
+    pose = rig.frame(stamp)
+    after = rig.counters()
+    assert pose.root_depth_source == Pose3D.ROOT_DEPTH_LIMB_LENGTHS
+    assert after.frames_unpaired == before.frames_unpaired  # paired, then judged
+    causes_before, causes_after = dict(before.fallback_causes), dict(after.fallback_causes)
+    cause = "too few depth pixels"
+    assert causes_after.get(cause, 0) == causes_before.get(cause, 0) + 1
+    from bodypose3d_ros.ros.diagnostics import snapshot_values
+
+    keys = {kv.key: kv.value for kv in snapshot_values(rig.h.node.snapshot())}
+    assert int(keys[f"depth not used: {cause}"]) >= 1
