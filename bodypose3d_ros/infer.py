@@ -267,10 +267,10 @@ class _Runner:
             return
         capture = cv2.VideoCapture(str(path))
         try:
-            ok, first = capture.read() if capture.isOpened() else (False, None)
-            if not ok or first is None:
+            reader = _FrameReader(capture)
+            if not capture.isOpened() or not reader.start():
                 raise InputError("cannot read it as an image or a video")
-            self._video(path, capture, first)
+            self._video(path, capture, reader)
         finally:
             capture.release()
 
@@ -330,7 +330,7 @@ class _Runner:
         plot_3d(result.people, str(out / f"{path.stem}_3d.png"), title=path.name)
         print(f"{path.name}: {_describe(result.people)}, {elapsed_ms:.0f} ms -> {json_path}")
 
-    def _video(self, path: Path, capture: cv2.VideoCapture, first: np.ndarray) -> None:
+    def _video(self, path: Path, capture: cv2.VideoCapture, reader: _FrameReader) -> None:
         if self._args.depth is not None:
             raise InputError("--depth is one depth image for one image, not for a video")
         fps = float(capture.get(cv2.CAP_PROP_FPS))
@@ -347,12 +347,11 @@ class _Runner:
         video_path = out / f"{path.stem}_overlay.mp4"
         sheet_picks = _sheet_indices(count)
         thumbs: list[np.ndarray] = []
-        height, width = first.shape[:2]
+        height, width = reader.first.shape[:2]
         k = self.intrinsics(path.name, width, height)
         writer = _open_writer(video_path, fps, width, height)
         frames = people_seen = 0
         t0 = time.perf_counter()
-        reader = _FrameReader(capture, first)
         with jsonl_path.open("w") as jsonl:
             for index, frame in reader.frames(path.name, count):
                 if frame.shape[:2] != (height, width):
@@ -393,40 +392,54 @@ class _Runner:
 
 
 class _FrameReader:
-    """A video's frames from the already-read first one on, skipping unreadable ones.
+    """A video's frames, skipping unreadable ones (the first ones too).
 
     A frame that fails to decode (a damaged JPEG in an MJPG AVI, a broken packet) makes
     ``read`` fail once while the demuxer moves on to the next frame, so reading again resyncs.
     Frames keep their index in the file (stamps stay on time); ``lost`` counts the skipped ones.
     """
 
-    def __init__(self, capture: cv2.VideoCapture, first: np.ndarray) -> None:
+    def __init__(self, capture: cv2.VideoCapture) -> None:
         self._capture = capture
-        self._first = first
+        self._index = -1
+        self._frame: np.ndarray | None = None
         self.lost = 0
 
+    @property
+    def first(self) -> np.ndarray:
+        """The first readable frame (after ``start``)."""
+        assert self._frame is not None, "start() first"
+        return self._frame
+
+    def start(self) -> bool:
+        """Read up to the first readable frame; False when there is none."""
+        return self._advance()
+
+    def _advance(self) -> bool:
+        """Move to the next readable frame, counting the unreadable ones skipped on the way."""
+        for failures in range(MAX_UNREADABLE_RUN):
+            ok, frame = self._capture.read()
+            if ok and frame is not None:
+                self.lost += failures
+                self._index += failures + 1
+                self._frame = frame
+                return True
+        return False  # the end (trailing damage is counted against the frame count)
+
     def frames(self, name: str, count: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(index, frame) pairs, with a progress bar."""
+        """(index, frame) pairs from the first readable frame on, with a progress bar."""
         from tqdm import tqdm
 
         with tqdm(
             total=count if count > 0 else None, desc=name, unit="frame", file=sys.stderr
         ) as bar:
-            index, frame = 0, self._first
+            bar.update(self._index)  # frames lost before the first
             while True:
-                yield index, frame
-                bar.update(1)
-                failures = 0
-                while True:
-                    ok, next_frame = self._capture.read()
-                    if ok and next_frame is not None:
-                        break
-                    failures += 1
-                    if failures >= MAX_UNREADABLE_RUN:
-                        return  # the end (trailing damage is counted against the frame count)
-                self.lost += failures
-                bar.update(failures)
-                index, frame = index + failures + 1, next_frame
+                yield self._index, self.first
+                before = self._index
+                if not self._advance():
+                    return
+                bar.update(self._index - before)
 
 
 def _sheet_indices(count: int) -> set[int]:

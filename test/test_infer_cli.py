@@ -247,8 +247,8 @@ def test_a_detector_model_path_that_is_a_device_fails_naming_it(
 def test_a_video_with_damaged_frames_goes_on_and_says_how_many_were_lost(
     tmp_path: Path, person_image_path: Path, zidane_image_path: Path
 ) -> None:
-    """An MJPG AVI written from the real photos; three frames' JPEG headers are then zeroed (two
-    in the middle, the last one). Every readable frame is processed, with its own index."""
+    """An MJPG AVI written from the real photos; four frames' JPEG headers are then zeroed (the
+    first, two in the middle, the last). Every readable frame is processed, with its own index."""
     person = cv2.imread(str(person_image_path))
     zidane = cv2.imread(str(zidane_image_path))
     assert person is not None
@@ -266,7 +266,7 @@ def test_a_video_with_damaged_frames_goes_on_and_says_how_many_were_lost(
     data = bytearray(path.read_bytes())
     starts = [m.start() for m in re.finditer(b"\xff\xd8\xff", bytes(data))]  # JPEG SOI markers
     assert len(starts) == len(photos)
-    damaged = {4, 5, len(photos) - 1}
+    damaged = {0, 4, 5, len(photos) - 1}
     for frame in damaged:
         data[starts[frame] : starts[frame] + 600] = bytes(600)
     path.write_bytes(bytes(data))
@@ -279,7 +279,7 @@ def test_a_video_with_damaged_frames_goes_on_and_says_how_many_were_lost(
     for record in records:
         assert record["stamp"] == pytest.approx(record["frame"] / VIDEO_FPS)
     assert any(len(r["people"]) >= 2 for r in records if r["frame"] >= 6)  # the zidane frames
-    assert f"note: damaged.avi: 3 unreadable frame(s) skipped (9 of {len(photos)} read)" in (
+    assert f"note: damaged.avi: 4 unreadable frame(s) skipped (8 of {len(photos)} read)" in (
         run.stderr
     )
-    assert "9 frames (3 unreadable, skipped)" in run.stdout
+    assert "8 frames (4 unreadable, skipped)" in run.stdout
