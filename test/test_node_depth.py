@@ -275,6 +275,7 @@ def test_one_depth_frame_in_three_missing_keeps_the_pelvis_distance_steady(rig: 
     depth_m = rig.render(truth, CHILD)
     base = rig.next_stamp()
     unpaired = rig.counters().frames_unpaired
+    carried = rig.counters().people_from_carried_depth
     distances, sources = [], []
     frames = 12
     for i in range(frames):
@@ -286,6 +287,7 @@ def test_one_depth_frame_in_three_missing_keeps_the_pelvis_distance_steady(rig: 
         sources.append(pose.root_depth_source)
     rig.stamp = base + 0.1 * frames  # later tests: 2 s on from here, past the 1 s hold
     assert rig.counters().frames_unpaired == unpaired + frames // 3  # really without depth
+    assert rig.counters().people_from_carried_depth == carried + frames // 3
     steps = [abs(b / a - 1.0) for a, b in itertools.pairwise(distances)]
     assert max(steps) <= 0.10, distances
     assert set(sources) == {Pose3D.ROOT_DEPTH_DEPTH_IMAGE}  # the depth distance, carried

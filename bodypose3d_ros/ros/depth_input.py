@@ -14,6 +14,7 @@ from typing import Any
 
 from sensor_msgs.msg import Image
 
+from bodypose3d_ros.core.depth.depth_continuity import DEPTH_AGE_KEY
 from bodypose3d_ros.core.depth.depth_fusion import DepthAnchor
 from bodypose3d_ros.core.depth.depth_image import (
     DepthImage,
@@ -127,13 +128,15 @@ class DepthInput:
     ) -> None:
         """Count each person's root depth source, and why depth was not used (``fallbacks``,
         the frame's failed measurements)."""
-        from_depth = sum(1 for p in people if p.root_depth_source == ROOT_DEPTH_DEPTH_IMAGE)
+        from_depth = [p for p in people if p.root_depth_source == ROOT_DEPTH_DEPTH_IMAGE]
+        carried = sum(1 for p in from_depth if p.extras.get(DEPTH_AGE_KEY, 0.0) > 0.0)
         with self._lock:
             c = self._counters
             self._counters = dataclasses.replace(
                 c,
-                people_from_depth=c.people_from_depth + from_depth,
-                people_from_limb_lengths=c.people_from_limb_lengths + len(people) - from_depth,
+                people_from_depth=c.people_from_depth + len(from_depth),
+                people_from_limb_lengths=c.people_from_limb_lengths + len(people) - len(from_depth),
+                people_from_carried_depth=c.people_from_carried_depth + carried,
                 fallback_causes=_counted(c.fallback_causes, [a.cause for a in fallbacks]),
             )
 

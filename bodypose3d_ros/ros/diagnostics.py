@@ -102,6 +102,8 @@ class DepthCounters:
     frames_unpaired: int = 0
     people_from_depth: int = 0
     people_from_limb_lengths: int = 0
+    people_from_carried_depth: int = 0
+    """Of ``people_from_depth``, those on a frame without a measurement: the ratio carried."""
     fallback_causes: tuple[tuple[str, int], ...] = ()
     """People measured in a depth image but kept on limb lengths, by cause (``DepthAnchor``)."""
     image_notes: tuple[tuple[str, int], ...] = ()
@@ -116,6 +118,10 @@ class DepthCounters:
             ("frames without a depth image within the time offset", str(self.frames_unpaired)),
             ("people with root depth from the depth image", str(self.people_from_depth)),
             ("people with root depth from limb lengths", str(self.people_from_limb_lengths)),
+            (
+                "people with root depth carried from an earlier depth image",
+                str(self.people_from_carried_depth),
+            ),
             *((f"depth not used: {cause}", str(n)) for cause, n in self.fallback_causes),
             *((f"depth image: {note}", str(n)) for note, n in self.image_notes),
         ]

@@ -38,6 +38,8 @@ from bodypose3d_ros.core.types import ROOT_DEPTH_DEPTH_IMAGE, ROOT_DEPTH_LIMB_LE
 
 DEFAULT_HOLD_S: Final = 1.0
 DEFAULT_BLEND_S: Final = 0.3
+# Person3D.extras key: seconds since the depth measurement whose ratio a person carries.
+DEPTH_AGE_KEY: Final = "depth_age_s"
 
 _MEASURED: Final = "measured"
 _HELD: Final = "held"
@@ -106,7 +108,7 @@ class DepthContinuity(PersonStates[_DistanceState]):
             return person
         extras = dict(person.extras)
         if kind != _LIMB:
-            extras["depth_age_s"] = stamp - state.measured_at
+            extras[DEPTH_AGE_KEY] = stamp - state.measured_at
         return dataclasses.replace(
             person,
             xyz=np.asarray(person.xyz, dtype=np.float64) * math.exp(applied),
