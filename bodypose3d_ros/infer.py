@@ -85,7 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="person detector (none: the pose model finds one person itself)",
     )  # fmt: skip
     parser.add_argument("--detector-model-path", default="", help="detector model file")
-    parser.add_argument("--max-people", type=int, default=8, help="most people per frame")
+    tracking = TrackerParams()
+    parser.add_argument(
+        "--max-people", type=int, default=tracking.max_people, help="most people per frame"
+    )
+    parser.add_argument(
+        "--track-max-age-s", type=float, default=tracking.max_age_s,
+        help="video: a person unseen this long [s] and for --track-max-missed-frames is lost",
+    )  # fmt: skip
+    parser.add_argument(
+        "--track-max-missed-frames", type=int, default=tracking.max_missed_frames,
+        help="video: a person is lost only once unseen in this many frames in a row as well",
+    )  # fmt: skip
     for name in ("fx", "fy", "cx", "cy"):
         parser.add_argument(f"--{name}", type=float, help="camera intrinsics in pixels")
     parser.add_argument(
@@ -136,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--depth goes with exactly one input image")
     if args.max_people < 1:
         parser.error("--max-people must be >= 1")
+    if args.track_max_missed_frames < 1:
+        parser.error("--track-max-missed-frames must be >= 1")
+    if not (math.isfinite(args.track_max_age_s) and args.track_max_age_s > 0):
+        parser.error("--track-max-age-s must be a finite number > 0")
     if args.engine == "triton":
         if args.backend != "bodypose3dnet":
             parser.error("--engine triton serves BodyPose3DNet: add --backend bodypose3dnet")
@@ -193,9 +208,13 @@ class _Runner:
 
     def pipeline(self, model: PoseModel, smoothing: bool, single_image: bool) -> PosePipeline:
         """A fresh pipeline; a single image reports a person from one sighting (min_hits 1)."""
-        tracker = TrackerParams(max_people=self._args.max_people)
-        if single_image:
-            tracker = TrackerParams(max_people=self._args.max_people, min_hits=1)
+        a = self._args
+        tracker = TrackerParams(
+            max_people=a.max_people,
+            max_age_s=a.track_max_age_s,
+            max_missed_frames=a.track_max_missed_frames,
+            min_hits=1 if single_image else TrackerParams().min_hits,
+        )
         config = PipelineConfig(
             smoothing=smoothing,
             tracker=tracker,

@@ -283,3 +283,48 @@ def test_a_video_with_damaged_frames_goes_on_and_says_how_many_were_lost(
         run.stderr
     )
     assert "8 frames (4 unreadable, skipped)" in run.stdout
+
+
+SLOW_FRAMES = 8
+
+
+@pytest.fixture(scope="module")
+def slow_run(person_image_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Two videos of the person at 0.5 and 0.2 fps (a throttled camera, a time-lapse)."""
+    folder = tmp_path_factory.mktemp("slow")
+    photo = cv2.imread(str(person_image_path))
+    assert photo is not None
+    h, w = photo.shape[:2]
+    paths = []
+    for fps in (0.5, 0.2):
+        path = folder / f"slow_{fps:g}.avi"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
+        if not writer.isOpened():
+            pytest.skip("this OpenCV build cannot write MJPG video")
+        for i in range(SLOW_FRAMES):
+            writer.write(np.roll(photo, SHIFT_PX * i, axis=1))
+        writer.release()
+        paths.append(str(path))
+    return _run_cli(tmp_path_factory.mktemp("slow_out"), *paths)
+
+
+@pytest.mark.parametrize("fps", [0.5, 0.2])
+def test_a_video_frames_seconds_apart_reports_the_person_from_the_third_frame(
+    slow_run: Run, fps: float
+) -> None:
+    assert slow_run.returncode == 0, slow_run.stderr
+    frames = _frames(slow_run.out / f"slow_{fps:g}.jsonl")
+    assert [record["stamp"] for record in frames] == pytest.approx(
+        [i / fps for i in range(SLOW_FRAMES)]
+    )
+    counts = [len(record["people"]) for record in frames]
+    min_hits = TrackerParams().min_hits
+    assert counts == [0] * (min_hits - 1) + [1] * (SLOW_FRAMES - min_hits + 1)
+    assert len({person["id"] for record in frames for person in record["people"]}) == 1
+
+
+def test_tracking_flags_are_checked(tmp_path: Path, inputs: dict[str, Path]) -> None:
+    for flags in (["--track-max-missed-frames", "0"], ["--track-max-age-s", "nan"]):
+        run = _run_cli(tmp_path, *flags, str(inputs["image"]))
+        assert run.returncode == 2
+        assert flags[0] in run.stderr

@@ -330,3 +330,27 @@ def test_node_publishes_both_people_of_a_two_person_photo_with_their_markers(
 
         assert wait_for(markers_for_both, 20.0), "one skeleton marker set per person"
         assert h.node.snapshot().people_tracked == 2
+
+
+@pytest.mark.parametrize("fps", [0.5, 0.2])
+def test_a_real_person_in_frames_seconds_apart_is_published_from_the_third_frame(
+    model: PoseModel, model_cache_dir: Path, person_image_path: Path, fps: float
+) -> None:
+    photo = cv2.imread(str(person_image_path))
+    assert photo is not None
+    height, width = photo.shape[:2]
+    pipeline = _pipeline(model, model_cache_dir)  # default tracking: 1 s, 2 frames, 3 hits
+    counts, ids = [], set()
+    try:
+        for t in range(6):
+            frame = np.roll(photo, 6 * t, axis=1)
+            result = pipeline.process(frame, default_intrinsics(width, height), 7.0 + t / fps)
+            assert result.lost_ids == []
+            counts.append(len(result.people))
+            ids |= {p.id for p in result.people}
+    finally:
+        assert pipeline.detector is not None
+        pipeline.detector.close()
+    hits = TrackerParams().min_hits
+    assert counts == [0] * (hits - 1) + [1] * (6 - hits + 1)
+    assert len(ids) == 1

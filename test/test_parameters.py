@@ -63,6 +63,7 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ("detector", "yolo", "detector='yolo' is not one of"),
         ("detection_interval", 0, "detection_interval=0 must be a finite number > 0"),
         ("track_max_age_s", -1.0, "track_max_age_s=-1.0 must be a finite number > 0"),
+        ("track_max_missed_frames", 0, "track_max_missed_frames=0 must be a finite number > 0"),
         ("track_min_hits", 0, "track_min_hits=0 must be a finite number > 0"),
         ("detector_min_score", 1.5, "detector_min_score=1.5 must be within 0..1"),
         ("detector_input_size", -8, "detector_input_size=-8 must be a finite number >= 0"),

@@ -263,13 +263,79 @@ def test_stamps_that_repeat_or_go_back_neither_crash_nor_freeze() -> None:
     for i, stamp in enumerate(stamps):
         world.people["a"] = (100.0 + 4 * i, 100.0)
         result = pipeline.process(IMAGE, K, stamp)
-    assert [p.id for p in result.people] == ["body_2"]  # the jump of 99.7 s lost body_1
+    # Seen in the frame before the jump of 99.7 s: still the same person.
+    assert [p.id for p in result.people] == ["body_1"]
     # Repeated stamps still age a track that is no longer seen.
     world.people["a"] = None
     lost: list[str] = []
     for _ in range(40):
         lost += pipeline.process(IMAGE, K, 5.1).lost_ids
-    assert lost == ["body_2"]
+    assert lost == ["body_1"]
+
+
+@pytest.mark.parametrize("fps", [0.5, 0.2])
+def test_frames_seconds_apart_publish_a_person_from_the_third_frame_on(fps: float) -> None:
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, max_age_s=1.0, min_hits=3)
+    published = []
+    for t in range(8):
+        world.people["a"] = (100.0 + 3 * t, 100.0)  # standing, swaying a little
+        published.append([p.id for p in pipeline.process(IMAGE, K, 1000.0 + t / fps).people])
+    assert published == [[], []] + [["body_1"]] * 6
+
+
+@pytest.mark.parametrize("fps", [10.0, 0.5, 0.2])
+def test_a_person_who_leaves_is_lost_once_after_both_limits(fps: float) -> None:
+    params = TrackerParams(max_age_s=1.0, max_missed_frames=2, min_hits=3)
+    world = World({"a": (100.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, max_age_s=params.max_age_s, min_hits=params.min_hits,
+                               max_missed_frames=params.max_missed_frames)  # fmt: skip
+    last_seen = 5
+    lost_at = []
+    for t in range(40):
+        world.people["a"] = (100.0, 100.0) if t <= last_seen else None
+        result = pipeline.process(IMAGE, K, t / fps)
+        lost_at += [t] * len(result.lost_ids)
+        assert result.lost_ids in ([], ["body_1"])
+    # The first frame that begins with the person unseen for max_age_s and for
+    # max_missed_frames frames (the frames between: processed, without them).
+    expected = next(
+        t for t in range(last_seen + 1, 40)
+        if (t - last_seen) / fps > params.max_age_s
+        and t - 1 - last_seen >= params.max_missed_frames
+    )  # fmt: skip
+    assert lost_at == [expected]
+
+
+def test_a_person_walking_at_one_frame_in_two_seconds_keeps_the_id() -> None:
+    # 25 px per frame, 2 s apart (0.4 body widths). The prediction over each 2 s gap is capped
+    # (at most max_age_s of motion, half a body): the next box still overlaps, nobody is lost
+    # or duplicated.
+    world = World({"a": (20.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, max_age_s=1.0)
+    ids: set[str] = set()
+    lost: list[str] = []
+    for t in range(12):
+        world.people["a"] = (20.0 + 25.0 * t, 100.0)
+        result = pipeline.process(IMAGE, K, 2.0 * t)
+        ids |= {p.id for p in result.people}
+        lost += result.lost_ids
+        if t >= 2:
+            assert len(result.people) == 1
+    assert ids == {"body_1"}
+    assert lost == []
+
+
+def test_a_person_who_stops_after_a_long_gap_is_still_matched() -> None:
+    # Walking fast, then a 60 s gap in which they stopped: an uncapped constant-velocity
+    # prediction would put them 60 s of walking away; the capped one keeps them in reach.
+    world = World({"a": (20.0, 100.0)})
+    pipeline, _, _ = _pipeline(world, max_age_s=30.0)
+    for t in range(6):
+        world.people["a"] = (20.0 + 30.0 * t, 100.0)
+        pipeline.process(IMAGE, K, 0.1 * t)
+    result = pipeline.process(IMAGE, K, 60.0)
+    assert [p.id for p in result.people] == ["body_1"]
 
 
 def test_no_detector_searches_the_whole_image_then_follows_the_crop() -> None:

@@ -70,6 +70,7 @@ class NodeParameters:
     detector_min_score: float = DEFAULT_MIN_SCORE
     detection_interval: int = 1
     track_max_age_s: float = 1.0
+    track_max_missed_frames: int = 2
     track_min_hits: int = 3
     max_people: int = 8
     marker_min_confidence: float = 0.3
@@ -124,6 +125,7 @@ class NodeParameters:
             min_confident_keypoints=self.person_min_keypoints,
             max_people=self.max_people,
             max_age_s=self.track_max_age_s,
+            max_missed_frames=self.track_max_missed_frames,
             min_hits=self.track_min_hits,
         )
 
@@ -166,8 +168,12 @@ DESCRIPTIONS: dict[str, str] = {
     "detector_min_score": "detections below this score are not people",
     "detection_interval": "run the detector every N-th frame; frames between follow the tracked "
     "people's crops (a frame with nobody followed always detects)",
-    "track_max_age_s": "a person not seen for this long [s] is lost (their markers deleted)",
-    "track_min_hits": "a new person is published after being found this many times",
+    "track_max_age_s": "a person not seen for this long [s] and for track_max_missed_frames "
+    "processed frames is lost (their markers deleted)",
+    "track_max_missed_frames": "a person is lost only once unseen in this many processed frames "
+    "in a row as well (>= 1: someone seen in the previous frame is never lost, however far apart "
+    "the stamps are)",
+    "track_min_hits": "a new person is published after being found in this many processed frames",
     "max_people": "most people tracked (and cropped) per frame",
     "marker_min_confidence": "joints and bones below this confidence are not drawn in RViz",
     "marker_lifetime_s": "seconds RViz keeps a skeleton that is not refreshed (0 = forever)",
@@ -254,7 +260,7 @@ def _checked(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             problems.append(f"{name}={values[name]!r} is not one of {', '.join(choices)}")
     positive = ("max_batch_size", "max_image_pixels", "default_focal_ratio", "diagnostics_period_s",
                 "person_min_keypoints", "max_people", "smoothing_d_cutoff", "detection_interval",
-                "track_max_age_s", "track_min_hits",
+                "track_max_age_s", "track_max_missed_frames", "track_min_hits",
                 "smoothing_uv_min_cutoff", "smoothing_z_rel_min_cutoff",
                 "smoothing_root_min_cutoff", "depth_max_time_offset_s",
                 "triton_timeout_s")  # fmt: skip

@@ -20,8 +20,16 @@ image when there is no detector) and the pose model, and decides where the model
 * ``observe`` takes the model's poses for those crops. A track is a person only while its pose
   has enough confident keypoints; a new track is published only once it was found ``min_hits``
   times (a one-frame false detection never is), and its id (``body_<n>``, never reused) is given
-  then. A track that is not seen coasts on its prediction for ``max_age_s`` and is reported lost
-  exactly once, when it expires.
+  then. A track that is not seen coasts on its prediction and is reported lost exactly once, when
+  it expires: once unseen for ``max_age_s`` *and* for ``max_missed_frames`` processed frames.
+
+Time is counted in frames as well as seconds, because frames can be far apart: a camera
+throttled to 1 Hz, a CPU busy with a crowd, frames lost on the way, a time-lapse. A person seen in
+the previous processed frame is always matched before anything can expire them, whatever the
+stamp gap, and ``min_hits`` counts processed frames, so such a stream still publishes people. The
+constant-velocity prediction is capped (at most ``max_age_s`` of motion, and at most half the
+body's size on each axis), so across a long gap the predicted place stays next to the last one
+and a person who stood still is still matched.
 
 An unconfirmed track whose detection crops gave no person-like pose ``_BARREN_LIMIT`` times in a
 row (someone the detector sees but the pose model never makes out, such as a person mostly cut
@@ -71,6 +79,9 @@ _FOLLOW_MIN_SIMILARITY: Final = 0.4
 _CLAIMED_SHARE: Final = 0.5
 # Detection crops in a row without a person-like pose before an unconfirmed track is suppressed.
 _BARREN_LIMIT: Final = 3
+# The constant-velocity prediction moves a track by at most this fraction of its body's size on
+# each axis: across a long gap the predicted box still overlaps the last one.
+_MAX_SHIFT: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -78,8 +89,10 @@ class TrackerParams:
     """Thresholds for accepting, matching, confirming and forgetting people.
 
     A pose is a person only with at least ``min_confident_keypoints`` keypoints of confidence
-    >= ``min_keypoint_confidence``. A track is published after ``min_hits`` finds and forgotten
-    ``max_age_s`` after it was last seen. A detection continues a track when their similarity
+    >= ``min_keypoint_confidence``. A track is published after ``min_hits`` finds (in as many
+    processed frames) and forgotten once unseen for both ``max_age_s`` seconds and
+    ``max_missed_frames`` processed frames (>= 1: a person seen in the previous frame is always
+    matched first). A detection continues a track when their similarity
     (mean of box IoU and keypoint OKS, or the IoU alone without keypoints) is >= ``min_match``.
     ``margin`` grows a followed crop by that fraction of the keypoint box on every side. At most
     ``max_people`` crops are made per frame (published people first, then by score). A pose
@@ -88,6 +101,7 @@ class TrackerParams:
     """
 
     max_age_s: float = 1.0
+    max_missed_frames: int = 2
     min_hits: int = 3
     max_people: int = 8
     min_keypoint_confidence: float = 0.3
@@ -321,19 +335,31 @@ class PersonTracker:
         self._frame += 1
         lost, self._lost_pending = self._lost_pending, []
         for key, track in list(self._tracks.items()):
-            if self._clock - track.seen_at > self.params.max_age_s:
+            if self._expired(track):
                 if track.id:
                     lost.append(track.id)
                 del self._tracks[key]
         self._lost = lost
 
+    def _expired(self, track: _Track) -> bool:
+        """Unseen for ``max_age_s`` and in the last ``max_missed_frames`` processed frames."""
+        missed = self._frame - 1 - track.seen_frame  # processed frames since, without them
+        return (
+            self._clock - track.seen_at > self.params.max_age_s
+            and missed >= self.params.max_missed_frames
+        )
+
     def _followed(self, track: _Track) -> bool:
         return track.seen_frame == self._frame - 1 and track.keypoint_box is not None
 
     def _shift(self, track: _Track, since: float) -> FloatArray:
-        """How far the track has moved since the clock read ``since`` (constant velocity)."""
-        shift: FloatArray = track.velocity * min(self._clock - since, self.params.max_age_s)
-        return shift
+        """How far the track has moved since the clock read ``since`` (constant velocity),
+        capped at ``max_age_s`` of motion and ``_MAX_SHIFT`` of the body's size per axis."""
+        shift = track.velocity * min(self._clock - since, self.params.max_age_s)
+        body = track.keypoint_box if track.keypoint_box is not None else track.box
+        limit = _MAX_SHIFT * np.maximum(body[2:] - body[:2], 0.0)
+        capped: FloatArray = np.clip(shift, -limit, limit)
+        return capped
 
     # ------------------------------------------------------------------------------ where to look
     def search(self, width: int, height: int) -> list[Target]:
