@@ -72,7 +72,7 @@ class NodeParameters:
     track_max_age_s: float = 1.0
     track_max_missed_frames: int = 2
     track_min_hits: int = 3
-    max_people: int = 8
+    max_people: int = 64
     marker_min_confidence: float = 0.3
     marker_lifetime_s: float = 0.5
     publish_markers: bool = True
@@ -174,7 +174,8 @@ DESCRIPTIONS: dict[str, str] = {
     "in a row as well (>= 1: someone seen in the previous frame is never lost, however far apart "
     "the stamps are)",
     "track_min_hits": "a new person is published after being found in this many processed frames",
-    "max_people": "most people tracked (and cropped) per frame",
+    "max_people": "most people tracked (and cropped) per frame (64: more than the detector "
+    "finds, so nobody found is dropped)",
     "marker_min_confidence": "joints and bones below this confidence are not drawn in RViz",
     "marker_lifetime_s": "seconds RViz keeps a skeleton that is not refreshed (0 = forever)",
     "publish_markers": "publish visualization_msgs/MarkerArray skeletons on 'markers'",

@@ -33,7 +33,9 @@ CUT_MARGIN: Final = 0.08  # background kept around each person, fraction of thei
 
 @dataclass(frozen=True)
 class SmallPeopleFrame:
-    """A composed frame and where each pasted person is (the rectangle pasted, in pixels)."""
+    """A composed frame and where each pasted person is, in pixels: the rectangle pasted
+    (:meth:`SmallPeopleComposer.frame`) or the person's own box, head to feet
+    (:meth:`SmallPeopleComposer.crowd`, whose pasted rectangles may overlap)."""
 
     image: np.ndarray
     people: tuple[Box, ...]
@@ -104,6 +106,97 @@ class SmallPeopleComposer:
             image[y : y + h, x : x + w] = cv2.resize(cut, (w, h), interpolation=cv2.INTER_AREA)
             pasted.append(Box(float(x), float(y), float(w), float(h)))
         return SmallPeopleFrame(image, tuple(pasted))
+
+    def crowd(
+        self, width: int, height: int, rows: int, per_row: int, heights: tuple[int, int], seed: int
+    ) -> SmallPeopleFrame:
+        """``rows`` x ``per_row`` upright people standing in rows, as a crowd seen from eye level.
+
+        People grow from ``heights[0]`` px (back row, top) to ``heights[1]`` px (front row,
+        bottom); every other row stands in the gaps of the row behind, so no one's own box
+        overlaps another's, while their pasted rectangles may (each is blended in from its
+        person's box to its edge, so a rectangle never covers a neighbour with background).
+        Raises ValueError when they do not fit. ``seed`` picks who stands where.
+        """
+        rng = np.random.default_rng(seed)
+        image = self.background(width, height).astype(np.float32)
+        slot = width / per_row
+        margin = max(2, round(0.01 * height))
+        grow = np.linspace(*heights, rows) if rows > 1 else np.array([float(heights[1])])
+        feet = (
+            np.linspace(margin + grow[0], height - margin, rows) if rows > 1 else [height - margin]
+        )
+        boxes: list[Box] = []
+        for row in range(rows):
+            person_height = round(float(grow[row]))
+            for k in range(per_row):
+                cut = self.people[int(rng.integers(len(self.people)))]
+                scale = person_height / (cut.shape[0] / (1 + 2 * CUT_MARGIN))
+                w, h = max(1, round(cut.shape[1] * scale)), max(1, round(cut.shape[0] * scale))
+                body_w, pad_x, pad_y = (
+                    w / (1 + 2 * CUT_MARGIN),
+                    w * CUT_MARGIN / (1 + 2 * CUT_MARGIN),
+                    h * CUT_MARGIN / (1 + 2 * CUT_MARGIN),
+                )
+                centre = (k + (0.75 if row % 2 else 0.25)) * slot
+                body = Box(
+                    centre - body_w / 2,
+                    float(feet[row]) - person_height,
+                    body_w,
+                    float(person_height),
+                )
+                if body.x < 0 or body.x + body.width > width or body.y < 0:
+                    raise ValueError(f"a {person_height} px person does not fit {width}x{height}")
+                if any(_overlap(body, other) for other in boxes):
+                    raise ValueError(
+                        f"{rows} x {per_row} people of {heights} px overlap in {width}x{height}"
+                    )
+                boxes.append(body)
+                _blend(
+                    image,
+                    cv2.resize(cut, (w, h), interpolation=cv2.INTER_AREA),
+                    round(body.x - pad_x),
+                    round(body.y - pad_y),
+                    pad_x,
+                    pad_y,
+                )
+        return SmallPeopleFrame(np.clip(image, 0, 255).astype(np.uint8), tuple(boxes))
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return (
+        a.x < b.x + b.width
+        and b.x < a.x + a.width
+        and a.y < b.y + b.height
+        and b.y < a.y + a.height
+    )
+
+
+def _blend(
+    image: np.ndarray, patch: np.ndarray, x: int, y: int, pad_x: float, pad_y: float
+) -> None:
+    """Paste ``patch`` at (x, y): fully inside its person's box, fading out across the margin."""
+    h, w = patch.shape[:2]
+    ramp_x = np.clip(np.minimum(np.arange(w) + 0.5, w - np.arange(w) - 0.5) / max(pad_x, 1.0), 0, 1)
+    ramp_y = np.clip(np.minimum(np.arange(h) + 0.5, h - np.arange(h) - 0.5) / max(pad_y, 1.0), 0, 1)
+    alpha = np.minimum(ramp_y[:, None], ramp_x[None, :])[..., None]
+    y0, x0 = max(0, y), max(0, x)
+    y1, x1 = min(image.shape[0], y + h), min(image.shape[1], x + w)
+    sub = alpha[y0 - y : y1 - y, x0 - x : x1 - x]
+    image[y0:y1, x0:x1] = (
+        sub * patch[y0 - y : y1 - y, x0 - x : x1 - x] + (1 - sub) * image[y0:y1, x0:x1]
+    )
+
+
+def hits(people: tuple[Box, ...], boxes: list[Box]) -> list[int]:
+    """For each person, how many detector boxes are centred inside their box (1: found once)."""
+    return [
+        sum(
+            1 for b in boxes
+            if p.x <= b.center[0] <= p.x + p.width and p.y <= b.center[1] <= p.y + p.height
+        )
+        for p in people
+    ]  # fmt: skip
 
 
 def found(people: tuple[Box, ...], boxes: list[Box]) -> list[bool]:

@@ -95,15 +95,16 @@ class TrackerParams:
     matched first). A detection continues a track when their similarity
     (mean of box IoU and keypoint OKS, or the IoU alone without keypoints) is >= ``min_match``.
     ``margin`` grows a followed crop by that fraction of the keypoint box on every side. At most
-    ``max_people`` crops are made per frame (published people first, then by score). A pose
-    whose keypoints lie within ``duplicate_distance`` x body size of a better one's is the same
-    person seen through two crops and is dropped.
+    ``max_people`` crops are made per frame (published people first, then by score): by
+    default more than the detector's crowd search can return (54), so nobody found is dropped.
+    A pose whose keypoints lie within ``duplicate_distance`` x body size of a better one's is the
+    same person seen through two crops and is dropped.
     """
 
     max_age_s: float = 1.0
     max_missed_frames: int = 2
     min_hits: int = 3
-    max_people: int = 8
+    max_people: int = 64
     min_keypoint_confidence: float = 0.3
     min_confident_keypoints: int = 6
     min_match: float = 0.2

@@ -13,13 +13,17 @@ only when its score reaches ``min_score``, at least ``min_keypoints`` keypoints 
 ``min_keypoint_score``, it is at least ``min_box_side`` pixels on each side and its sides' ratio
 is at most ``max_aspect``. A box whose confident keypoints sit where a better box's are (median
 gap at most ``duplicate_distance`` x body size) is the same person seen twice and is dropped.
+
+A pass whose 6 slots all score as people may have left people out: the detector then looks again
+(``crowd_search``: two tiles with the people found painted over), so a crowd is found whole.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import cv2
@@ -28,6 +32,7 @@ import numpy as np
 from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.image.color import to_rgb
 from bodypose3d_ros.core.people.detection import Detection
+from bodypose3d_ros.core.people.detectors.crowd_search import CrowdSearchParams, Pass, search_crowd
 from bodypose3d_ros.core.types import Box
 
 LITERT_REQUIREMENT: Final = "ai-edge-litert==2.3.0"
@@ -36,6 +41,8 @@ NUM_KEYPOINTS: Final = 17
 STRIDE: Final = 32
 # Measured by bench/detector_sizes.py: the smallest long side that finds ~60 px tall people.
 DEFAULT_INPUT_SIZE: Final = 512
+# Interpreters kept, one per network input shape (the first pass's and the crowd search's).
+_INTERPRETERS: Final = 3
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class MoveNetParams:
     ``max_aspect``: a box more than 5 times as wide as tall (or tall as wide) is not a person,
     standing, sitting or lying.
     ``num_threads``: CPU threads of the runtime (0: up to 4, the cores there are).
+    ``crowd``: how to look again when a pass comes back full (``max_passes_per_tile`` 0: never).
     """
 
     input_size: int = DEFAULT_INPUT_SIZE
@@ -64,6 +72,7 @@ class MoveNetParams:
     min_box_side: float = 4.0
     max_aspect: float = 5.0
     num_threads: int = 0
+    crowd: CrowdSearchParams = field(default_factory=CrowdSearchParams)
 
     def __post_init__(self) -> None:
         if self.input_size % STRIDE or not 128 <= self.input_size <= 1024:
@@ -112,13 +121,18 @@ class MoveNetDetector:
             ) from exc
         self.params = params
         threads = params.num_threads or min(4, os.cpu_count() or 1)
+        path = str(model_path)
+        self._new_interpreter: Callable[[], Any] = lambda: Interpreter(
+            model_path=path, num_threads=threads
+        )
         try:
-            self._interpreter: Any = Interpreter(model_path=str(model_path), num_threads=threads)
+            self._interpreter: Any = self._new_interpreter()
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"ai-edge-litert cannot load {model_path}: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
-        self._shape: tuple[int, int] | None = None  # network input (width, height) allocated
+        # One interpreter per network input (width, height): reshaping one costs a re-plan.
+        self._by_shape: dict[tuple[int, int], Any] = {}
         self._threads = threads
 
     @property
@@ -131,29 +145,60 @@ class MoveNetDetector:
         )
 
     def detect(self, image_bgr: np.ndarray, stamp: float) -> list[Detection]:
-        """Every person found, best score first (at most 6); ``stamp`` is not needed here."""
+        """Every person found, best score first; ``stamp`` is not needed here.
+
+        One pass finds at most 6; when it comes back full, the crowd search looks again.
+        """
         if self._interpreter is None:
             raise RuntimeError("MoveNetDetector is closed")
-        rows, letterbox = self.raw_output(image_bgr)
-        return self._people(rows, letterbox, image_bgr.shape[1], image_bgr.shape[0])
+        rgb = to_rgb(image_bgr)
+        size = self.params.input_size
+        first = self.one_pass(rgb, size)
+        if not first.full:
+            return first.people
+        return search_crowd(
+            rgb, first.people, size, self.one_pass, self.same_person, self.params.crowd
+        )
+
+    def one_pass(self, rgb: np.ndarray, input_size: int) -> Pass:
+        """One network call on an RGB image at a long side of ``input_size`` px: the people kept,
+        and whether all of its slots scored as people (then there may be more)."""
+        rows, letterbox = self._run(rgb, input_size)
+        full = int(np.count_nonzero(rows[:, 55] >= self.params.min_score)) >= MAX_PEOPLE_PER_CALL
+        return Pass(self._people(rows, letterbox, rgb.shape[1], rgb.shape[0]), full)
 
     def raw_output(self, image_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         """The network's (6, 56) rows for the image and how the image was fitted to its input."""
-        rgb = to_rgb(image_bgr)
+        return self._run(to_rgb(image_bgr), self.params.input_size)
+
+    def _run(self, rgb: np.ndarray, input_size: int) -> tuple[np.ndarray, Letterbox]:
         height, width = rgb.shape[:2]
-        box = Letterbox.fit(width, height, self.params.input_size)
+        box = Letterbox.fit(width, height, input_size)
         tensor = np.zeros((1, box.padded[1], box.padded[0], 3), dtype=np.uint8)
         tensor[0, : box.resized[1], : box.resized[0]] = cv2.resize(
             rgb, box.resized, interpolation=cv2.INTER_AREA if box.scale < 1 else cv2.INTER_LINEAR
         )
-        if self._shape != box.padded:
-            self._interpreter.resize_tensor_input(self._input, tensor.shape, strict=False)
-            self._interpreter.allocate_tensors()
-            self._shape = box.padded
-        self._interpreter.set_tensor(self._input, tensor)
-        self._interpreter.invoke()
-        rows = np.array(self._interpreter.get_tensor(self._output)[0], dtype=np.float64)
+        interpreter = self._interpreter_for(box.padded, tensor.shape)
+        interpreter.set_tensor(self._input, tensor)
+        interpreter.invoke()
+        rows = np.array(interpreter.get_tensor(self._output)[0], dtype=np.float64)
         return rows, box
+
+    def _interpreter_for(self, padded: tuple[int, int], shape: tuple[int, ...]) -> Any:
+        """The interpreter allocated for this input shape (the oldest is reshaped when
+        ``_INTERPRETERS`` shapes are in use already)."""
+        interpreter = self._by_shape.pop(padded, None)
+        if interpreter is None:
+            if not self._by_shape:
+                interpreter = self._interpreter
+            elif len(self._by_shape) < _INTERPRETERS:
+                interpreter = self._new_interpreter()
+            else:
+                interpreter = self._by_shape.pop(next(iter(self._by_shape)))
+            interpreter.resize_tensor_input(self._input, shape, strict=False)
+            interpreter.allocate_tensors()
+        self._by_shape[padded] = interpreter  # newest last
+        return interpreter
 
     def _people(
         self, rows: np.ndarray, letterbox: Letterbox, width: int, height: int
@@ -185,11 +230,11 @@ class MoveNetDetector:
         people.sort(key=lambda d: -d.score)
         kept: list[Detection] = []
         for person in people:
-            if not any(self._same_person(person, better) for better in kept):
+            if not any(self.same_person(person, better) for better in kept):
                 kept.append(person)
         return kept
 
-    def _same_person(self, a: Detection, b: Detection) -> bool:
+    def same_person(self, a: Detection, b: Detection) -> bool:
         """Whether two boxes put their shared confident keypoints in (nearly) the same places."""
         if a.keypoints is None or b.keypoints is None:
             return False
@@ -202,5 +247,6 @@ class MoveNetDetector:
         return float(np.median(gaps)) <= self.params.duplicate_distance * size
 
     def close(self) -> None:
-        """Drop the interpreter; safe to call twice."""
+        """Drop the interpreters; safe to call twice."""
         self._interpreter = None
+        self._by_shape.clear()
