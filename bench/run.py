@@ -14,6 +14,8 @@ The parts, each measured side by side with its reference in the same run:
 5. multi_person: a whole frame with 1, 2, 4 and 8 people for both models, and the detector.
 6. triton: the BodyPose3DNet path through a Triton server on loopback vs in-process, and N
    processes sharing one server (needs Python 3.13 for the server; skipped, saying so, without).
+7. crowd: the person detector on 1920x1080 frames of 8, 12, 24 and 30 people beside one plain
+   pass (MoveNet returns at most 6 a call; the detector looks again when a pass is full).
 
 Prints a table with PASS/MISS per target and writes ``<out>/results.json``.
 """
@@ -40,7 +42,7 @@ from bench.common import (
 )
 from bench.targets import checks
 
-PARTS = ("overhead", "e2e", "batching", "metric_3d", "multi_person", "triton")
+PARTS = ("overhead", "e2e", "batching", "metric_3d", "multi_person", "triton", "crowd")
 MAX_VIDEO_FRAMES = 300
 LARGE_IMAGES_PROFILE = (
     Path(__file__).resolve().parent.parent / "config" / "fastdds_large_images.xml"
@@ -210,6 +212,11 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
             resized(photo, TRITON_SIZE), warmup, reps // 3 if quick else reps // 2,
             1.0 if quick else 4.0, _log, build_server=not quick,
         )  # fmt: skip
+    if "crowd" in parts:
+        from bench.crowd import measure_crowd
+
+        _log("part 7: crowds beyond one detector call, 8 / 12 / 24 / 30 people at 1920x1080")
+        results["crowd"] = measure_crowd(2, max(3, reps // 10), _log)
     results["duration_s"] = round(time.monotonic() - start, 1)
     results.update(_headline(results))
     results["targets"] = [check.as_json() for check in checks(results)]
@@ -254,6 +261,9 @@ DEFINITIONS = {
     "triton_shm_speedup_8_people": "per-frame time with tensors in gRPC messages / with tensors "
     "in system shared memory, 8 people",
     "triton_sharing_4_processes": "total frame rate of 4 processes sharing one server / of 1",
+    "crowd_detector_30_to_plain_pass": "the default person detector's median time on a 1920x1080 "
+    "frame of 30 people (the crowd search included) / the median time of one plain pass (the "
+    "search off) on the same frame, measured alternately in one loop",
 }
 
 
@@ -290,6 +300,8 @@ def _headline(results: dict[str, Any]) -> dict[str, Any]:
         out["triton_hop_ms_8_people"] = t["latency"]["people8"]["hop_ms_shm"]
         out["triton_shm_speedup_8_people"] = t["latency"]["people8"]["shm_speedup"]
         out["triton_sharing_4_processes"] = t["sharing"]["processes4"]["triton_scaling"]
+    if "crowd" in results:
+        out["crowd_detector_30_to_plain_pass"] = results["crowd"]["detector_to_plain_pass"]["30"]
     return out
 
 
@@ -434,6 +446,18 @@ def format_table(results: dict[str, Any]) -> str:
                              + "".join(f"{row[str(n)]:9.2f}" for n in mp["people"]))  # fmt: skip
         lines.append(f"   {'overhead per extra person [ms]':38s}"
                      f"{mp['overhead_ms_per_extra_person']:.3f}")  # fmt: skip
+    if "crowd" in results:
+        c = results["crowd"]
+        lines += ["", f"7. crowds: person detector on {c['resolution']} frames, medians [ms]; "
+                      f"one plain pass {c['plain_pass_ms']:.1f} ms"]  # fmt: skip
+        lines.append(f"   {'people':38s}" + "".join(f"{n:>9s}" for n in c["detector_ms"]))
+        for label, table, fmt in (
+            ("detector [ms]", c["detector_ms"], "{:9.1f}"),
+            ("  / one plain pass", c["detector_to_plain_pass"], "{:9.2f}"),
+            ("  network calls", c["network_calls"], "{:9d}"),
+            ("found exactly once", c["found"], "{:9d}"),
+        ):
+            lines.append(f"   {label:38s}" + "".join(fmt.format(v) for v in table.values()))
     if "triton" in results:
         from bench.triton import format_triton
 

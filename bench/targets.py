@@ -78,4 +78,9 @@ def checks(results: dict[str, Any]) -> list[Check]:
                 Check("BodyPose3DNet path (fixture), 8 / 1 people, whole frame with detector",
                       ratio, 2.0, True, "x")
             )  # fmt: skip
+    if "crowd" in results:
+        out.append(
+            Check("crowd: detector time, 30 people / one plain pass (1920x1080)",
+                  results["crowd"]["detector_to_plain_pass"]["30"], 3.0, True, "x")
+        )  # fmt: skip
     return out

@@ -107,7 +107,14 @@ def test_quick_bench_writes_complete_consistent_results(
     assert _positive(multi["detector_ms"])
     assert math.isfinite(multi["overhead_ms_per_extra_person"])
     assert results["overhead_ms_per_extra_person"] == multi["overhead_ms_per_extra_person"]
-    assert len(results["targets"]) == 9
+    # Crowds beyond one detector call: 8 / 12 / 24 / 30 people beside one plain pass.
+    crowd = results["crowd"]
+    assert set(crowd["detector_ms"]) == {"8", "12", "24", "30"}
+    assert all(_positive(ms) for ms in crowd["detector_ms"].values())
+    assert _positive(crowd["plain_pass_ms"])
+    assert all(calls > 1 for calls in crowd["network_calls"].values()), "more than 6: a search"
+    assert results["crowd_detector_30_to_plain_pass"] == crowd["detector_to_plain_pass"]["30"]
+    assert len(results["targets"]) == 10
     assert all(isinstance(target["passed"], bool) for target in results["targets"])
     lines = run.stdout.splitlines()
     verdicts = [line for line in lines if line.strip().startswith(("PASS", "MISS"))]

@@ -3,14 +3,15 @@
 A detector such as MoveNet MultiPose returns at most a fixed number of people per call (6). When
 a whole-image pass comes back full, there may be more people: the image is split into two tiles
 along its long side, overlapping by a little more than the widest person found (so everyone is
-whole in at least one tile), and each tile is looked at again, at a smaller scale than the first
-pass, with every person found so far painted over. A tile is looked at again while its last
+whole in at least one tile), and each tile is looked at again, at about 5/8 of the first pass's
+scale, with every person found so far painted over. A tile is looked at again while its last
 pass came back full and found someone new, at most ``max_passes_per_tile`` times: each pass
 finds up to the per-call maximum of new people, so the cost grows with the crowd and is bounded.
 
-Measured on 1920x1080 frames of 8 to 30 upright people 300-500 px tall (``bench/crowd.py``):
-masked passes over the whole image cost a full pass per 6 people; two half-image tiles at 5/8 of
-the first pass's scale find as many people for well under a third of that.
+Measured (``bench/crowd.py``, 1920x1080 frames of 8 to 30 upright people 300-500 px tall): a
+tile pass costs about a quarter to a third of the whole-image pass, so 30 people take 6 to 7
+calls. Masked passes over the whole image instead cost a full pass per 6 people (6 passes for
+30); 8 full-height strips without masking cannot work (each strip still holds more than 6).
 
 A person whose box touches a tile's inner edge may be cut by it: they are not painted over (the
 other tile sees them whole), and a later, uncut view of them replaces the cut one. Two views of
@@ -31,8 +32,9 @@ import numpy as np
 from bodypose3d_ros.core.people.detection import Detection
 from bodypose3d_ros.core.types import Box
 
-# A box edge this close to a tile's inner edge (fraction of the tile's side) counts as cut.
-_CUT_TOLERANCE: Final = 0.01
+# A box edge this close to a tile's inner edge (fraction of the tile's side) counts as cut: a
+# cut person's box often ends a little short of the edge.
+_CUT_TOLERANCE: Final = 0.04
 # The tiles overlap by this many times the widest (or, split vertically, tallest) person found.
 _OVERLAP_FACTOR: Final = 1.25
 # ... and by at least this share of the image's long side.
@@ -82,18 +84,21 @@ def search_crowd(
     one_pass: OnePass,
     same_person: SamePerson,
     params: CrowdSearchParams,
+    stride: int = 32,
 ) -> list[Detection]:
     """Everyone in ``image`` (H x W x 3): ``first`` (a full pass at a long side of
     ``first_size``) and the people found by looking again in two tiles with the found painted
     over, best score first.
 
-    The image is scaled once to ``params.scale`` x the first pass's scale; the tiles are cut
-    from that smaller copy and passed at their own size (``one_pass`` pads them).
+    The image is scaled once, to ``params.scale`` x the first pass's scale or a little more: as
+    far as the network input the tiles are padded to (sides in multiples of ``stride``) allows,
+    as that costs nothing; the tiles are cut from that smaller copy and passed at their own size.
     """
     if params.max_passes_per_tile == 0 or not first:
         return list(first)
     height, width = image.shape[:2]
-    scale = min(1.0, params.scale * first_size / max(width, height))
+    scale = _padding_filled(params.scale * first_size / max(width, height), width, height,
+                            first, stride)  # fmt: skip
     small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     work = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
     fill = work.reshape(-1, work.shape[2]).mean(axis=0).astype(work.dtype)
@@ -115,6 +120,17 @@ def search_crowd(
             if not result.full or new == 0:
                 break
     return sorted((item.detection for item in found), key=lambda d: -d.score)
+
+
+def _padding_filled(
+    scale: float, width: int, height: int, first: Sequence[Detection], stride: int
+) -> float:
+    """The largest scale >= ``scale`` (at most 1) whose tiles pad to the same network input."""
+    x0, y0, x1, y1 = _tiles(width, height, first, 1.0)[0]
+    sides = np.array([x1 - x0, y1 - y0], dtype=np.float64)
+    padded = stride * np.ceil(sides * scale / stride)
+    # A pixel to spare on each side: the tiles are cut in whole pixels of the scaled image.
+    return float(min(1.0, max(scale, np.min((padded - 1.0) / sides))))
 
 
 def _tiles(
@@ -164,7 +180,16 @@ def _is_cut(
 def _merge(found: list[_Found], new: _Found, same_person: SamePerson) -> bool:
     """Add ``new`` unless it is someone already found; an uncut view replaces a cut one.
     Returns whether it was added or replaced a view."""
+    box = new.detection.box
     for i, item in enumerate(found):
+        other = item.detection.box
+        if not (
+            box.x <= other.x + other.width
+            and other.x <= box.x + box.width
+            and box.y <= other.y + other.height
+            and other.y <= box.y + box.height
+        ):
+            continue  # apart: two people (the check below needs shared keypoints in one place)
         if same_person(new.detection, item.detection):
             if item.cut and not new.cut:
                 found[i] = new

@@ -157,7 +157,7 @@ class MoveNetDetector:
         if not first.full:
             return first.people
         return search_crowd(
-            rgb, first.people, size, self.one_pass, self.same_person, self.params.crowd
+            rgb, first.people, size, self.one_pass, self.same_person, self.params.crowd, STRIDE
         )
 
     def one_pass(self, rgb: np.ndarray, input_size: int) -> Pass:
