@@ -10,8 +10,10 @@ finds up to the per-call maximum of new people, so the cost grows with the crowd
 
 Measured (``bench/crowd.py``, 1920x1080 frames of 8 to 30 upright people 300-500 px tall): a
 tile pass costs about a quarter to a third of the whole-image pass, so 30 people take 6 to 7
-calls. Masked passes over the whole image instead cost a full pass per 6 people (6 passes for
-30); 8 full-height strips without masking cannot work (each strip still holds more than 6).
+calls. Masked passes over the whole image at the first pass's scale cost a full pass per 6
+people (6 passes for 30); tiles without masking cannot hold fewer than 6 people each in such a
+crowd without many more of them (the overlap a whole person needs puts everyone near an edge in
+two tiles).
 
 A person whose box touches a tile's inner edge may be cut by it: they are not painted over (the
 other tile sees them whole), and a later, uncut view of them replaces the cut one. Two views of
@@ -60,7 +62,8 @@ class CrowdSearchParams:
     ``scale``: the later passes' scale relative to the first pass's (5/8: people the first pass
     sees at 80 px are seen at 50 px, still well found; measured by ``bench/crowd.py``).
     ``max_passes_per_tile``: at most this many passes per tile (2 tiles: the search costs at
-    most 2 x this many calls of about a sixth of a full pass each, on a 16:9 image).
+    most 2 x this many calls, each about a quarter to a third of the first pass on a 16:9 image,
+    and finds at most 6 people a call).
     """
 
     scale: float = 0.625
