@@ -1,12 +1,14 @@
-"""Offline inference without ROS: images and videos in, JSON and pictures out.
+"""Offline inference without a ROS graph: images, videos and bags in, JSON, pictures and bags out.
 
-    python -m bodypose3d_ros.infer --out results/ photo.jpg clip.mp4
+    python -m bodypose3d_ros.infer --out results/ photo.jpg clip.mp4 run.mcap
 
 An image ``name.jpg`` gives ``name.json``, ``name_overlay.png`` and ``name_3d.png``; a video
 ``name.mp4`` gives ``name.jsonl`` (one record per frame), ``name_overlay.mp4`` and
 ``name_sheet.png``. Every person found is written (``--detector``, ``--max-people``). Every image
 is processed on its own (no tracking or smoothing carried over, so a person is reported from one
-sighting); a video goes through one pipeline with time stamps taken from its frame rate.
+sighting); a video goes through one pipeline with time stamps taken from its frame rate. A bag
+(a rosbag2 folder, an ``.mcap`` file or a ROS 1 ``.bag``) gives what a video gives plus
+``name_poses/``, a rosbag2 with the node's output topics (``bodypose3d_ros.bags``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Final
 import cv2
 import numpy as np
 
+from bodypose3d_ros.bags.bag_paths import BagError, is_bag
 from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.camera.camera_calibration import (
     CalibrationFileError,
@@ -39,7 +42,8 @@ from bodypose3d_ros.core.depth.depth_image import (
 )
 from bodypose3d_ros.core.engines.triton_engine import DEFAULT_MODEL, TritonSettings
 from bodypose3d_ros.core.models.factory import BACKENDS, create_model
-from bodypose3d_ros.core.output.drawing import contact_sheet, draw_overlay, plot_3d
+from bodypose3d_ros.core.output.drawing import draw_overlay, plot_3d
+from bodypose3d_ros.core.output.overlay_recording import OverlayRecording
 from bodypose3d_ros.core.output.result_json import frame_to_json
 from bodypose3d_ros.core.people.detection import PersonDetector
 from bodypose3d_ros.core.people.detectors.factory import DETECTORS, create_detector
@@ -48,9 +52,6 @@ from bodypose3d_ros.core.pipeline import FrameResult, PipelineConfig, PoseModel,
 from bodypose3d_ros.core.types import Person3D
 
 FALLBACK_FPS: Final = 30.0
-SHEET_FRAMES: Final = 12
-SHEET_COLUMNS: Final = 4
-SHEET_THUMB_WIDTH: Final = 320
 # Unreadable frames in a row before a video counts as ended: a damaged frame is skipped (the
 # demuxer moves past it), but the end of a file reads as failures too, and so does a dead stream.
 MAX_UNREADABLE_RUN: Final = 16
@@ -63,7 +64,8 @@ class InputError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bodypose3d_ros.infer",
-        description="3D human skeletons from images and videos, written as JSON and pictures.",
+        description="3D human skeletons from images, videos and recorded bags, written as JSON, "
+        "pictures and bags.",
     )
     parser.add_argument("--backend", choices=BACKENDS, default="blazepose")
     parser.add_argument("--model-path", help="BodyPose3DNet .onnx file (bodypose3dnet backend)")
@@ -121,9 +123,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the model's bone depths (no per-person bone-length correction)",
     )
+    _add_bag_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT",
+        help="image or video files, rosbag2 folders, .mcap files or ROS 1 .bag files",
+    )  # fmt: skip
     return parser
+
+
+def _add_bag_arguments(parser: argparse.ArgumentParser) -> None:
+    bags = parser.add_argument_group("bags (a rosbag2 folder, an .mcap file or a ROS 1 .bag)")
+    bags.add_argument(
+        "--image-topic", help="Image or CompressedImage topic (default: the only one)"
+    )
+    bags.add_argument(
+        "--camera-info-topic", help="CameraInfo topic (default: camera_info beside the image topic)"
+    )
+    bags.add_argument("--depth-topic", help="registered depth Image topic, paired by stamp")
+    bags.add_argument("--start", type=float, metavar="S", help="skip the bag's first S seconds")
+    bags.add_argument("--duration", type=float, metavar="S", help="process S seconds of the bag")
+    bags.add_argument(
+        "--bag-debug-image", action="store_true", help="add /bodypose3d/debug_image to the bag"
+    )
+    bags.add_argument(
+        "--bag-copy-input", action="store_true",
+        help="copy the input topics into the output bag, to replay everything together",
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--track-max-missed-frames must be >= 1")
     if not (math.isfinite(args.track_max_age_s) and args.track_max_age_s > 0):
         parser.error("--track-max-age-s must be a finite number > 0")
+    for option in ("start", "duration"):
+        value = getattr(args, option)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            parser.error(f"--{option} must be a finite number of seconds >= 0")
     if args.engine == "triton":
         if args.backend != "bodypose3dnet":
             parser.error("--engine triton serves BodyPose3DNet: add --backend bodypose3dnet")
@@ -166,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in args.inputs:
             try:
                 runner.process(Path(path))
-            except (InputError, OSError) as exc:  # OSError: an output file cannot be written
+            except (InputError, BagError, OSError) as exc:  # OSError: an output cannot be written
                 failures += 1
                 _error(f"{path}: {exc}")
     except _ModelError as exc:
@@ -278,6 +308,9 @@ class _Runner:
         return k
 
     def process(self, path: Path) -> None:
+        if is_bag(path):
+            self._bag(path)
+            return
         if not path.is_file():
             raise InputError("no such file")
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -292,6 +325,35 @@ class _Runner:
             self._video(path, capture, reader)
         finally:
             capture.release()
+
+    def _bag(self, path: Path) -> None:
+        if self._args.depth is not None:
+            raise InputError("--depth is one depth image for one image; give a bag --depth-topic")
+        try:
+            from bodypose3d_ros.bags.bag_run import BagRequest, Process, run_bag
+        except ImportError as exc:
+            raise InputError(
+                f"cannot read bags here ({exc}): they need the rosbags package "
+                "(requirements/runtime.txt) and this package's built messages"
+            ) from None
+        a = self._args
+        fixed = a.calibration is not None or a.fx is not None
+        request = BagRequest(
+            a.image_topic, a.camera_info_topic, a.depth_topic, a.start, a.duration,
+            a.bag_debug_image, a.bag_copy_input,
+            (lambda w, h: self.intrinsics(path.name, w, h)) if fixed else None,
+        )  # fmt: skip
+
+        def start() -> tuple[str, Process]:
+            model = self.model()
+            pipeline = self.pipeline(model, not a.no_smoothing, single_image=False)
+            pipeline.reset()  # forget the people tracked in a previous input
+            return model.name, lambda *frame: self._run(pipeline, *frame)
+
+        outcome = run_bag(path, request, a.out, start)
+        print(outcome.summary)
+        if outcome.stopped:
+            raise BagError(f"{outcome.stopped}; the outputs hold the frames before it")
 
     def _depth_for(self, width: int, height: int) -> DepthImage | None:
         """The ``--depth`` image, checked against the colour image it must be registered to."""
@@ -363,12 +425,12 @@ class _Runner:
         pipeline.reset()  # forget the person tracked in a previous video
         out = self._args.out
         jsonl_path = out / f"{path.stem}.jsonl"
-        video_path = out / f"{path.stem}_overlay.mp4"
-        sheet_picks = _sheet_indices(count)
-        thumbs: list[np.ndarray] = []
         height, width = reader.first.shape[:2]
         k = self.intrinsics(path.name, width, height)
-        writer = _open_writer(video_path, fps, width, height)
+        recording = OverlayRecording(
+            out / f"{path.stem}_overlay.mp4", out / f"{path.stem}_sheet.png", fps, width, height,
+            count,
+        )  # fmt: skip
         frames = people_seen = 0
         t0 = time.perf_counter()
         with jsonl_path.open("w") as jsonl:
@@ -383,20 +445,14 @@ class _Runner:
                     path.name, width, height, model.name, k, result.people, index, stamp
                 )
                 jsonl.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
-                overlay = draw_overlay(frame, result.people)
-                if writer is not None:
-                    writer.write(overlay)
-                if index in sheet_picks or (not sheet_picks and len(thumbs) < SHEET_FRAMES):
-                    thumbs.append(_thumbnail(overlay))
+                recording.add(draw_overlay(frame, result.people), index)
                 frames += 1
                 people_seen += len(result.people)
-        if writer is not None:
-            writer.release()
-        sheet_path = out / f"{path.stem}_sheet.png"
-        _write_png(sheet_path, contact_sheet(thumbs, SHEET_COLUMNS))
-        if writer is None:
-            print(f"note: {path.name}: cannot write {video_path}; see {sheet_path}",
-                  file=sys.stderr)  # fmt: skip
+        if not recording.finish():
+            raise InputError(f"cannot write {recording.sheet_path}")
+        if not recording.has_video:
+            print(f"note: {path.name}: cannot write {recording.video_path}; see "
+                  f"{recording.sheet_path}", file=sys.stderr)  # fmt: skip
         ms = (time.perf_counter() - t0) * 1e3 / frames
         lost = reader.lost
         if count > 0 and frames + lost < count:  # damaged frames at the very end read as its end
@@ -459,29 +515,6 @@ class _FrameReader:
                 if not self._advance():
                     return
                 bar.update(self._index - before)
-
-
-def _sheet_indices(count: int) -> set[int]:
-    """Frames for the contact sheet, spread over the video (empty when the length is unknown)."""
-    if count <= 0:
-        return set()
-    return {int(i) for i in np.linspace(0, count - 1, min(count, SHEET_FRAMES)).round()}
-
-
-def _thumbnail(image: np.ndarray) -> np.ndarray:
-    height, width = image.shape[:2]
-    if width <= SHEET_THUMB_WIDTH:
-        return image
-    size = (SHEET_THUMB_WIDTH, max(1, round(height * SHEET_THUMB_WIDTH / width)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def _open_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter | None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
-    if writer.isOpened():
-        return writer
-    writer.release()
-    return None
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:

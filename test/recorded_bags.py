@@ -1,0 +1,140 @@
+"""Bags written with ``rosbags`` from real pictures, as a camera driver would record them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+STORE = get_typestore(Stores.ROS2_JAZZY)
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+BASE_SEC = 100  # stamps start here: a zero stamp means "no stamp" to a ROS node
+
+
+@dataclass(frozen=True)
+class Camera:
+    """An image topic, how its frames are encoded, and the CameraInfo beside it (fx; 0: none)."""
+
+    image_topic: str
+    encoding: str  # bgr8 rgb8 mono8 yuv422, or jpeg for a CompressedImage
+    fx: float = 0.0
+    frame_id: str = "camera_optical_frame"
+
+    @property
+    def info_topic(self) -> str:
+        parts = self.image_topic.split("/")
+        if parts[-1] == "compressed":
+            parts = parts[:-1]
+        return "/".join([*parts[:-1], "camera_info"])
+
+
+def stamp_of(index: int, fps: float) -> tuple[int, int]:
+    nanos = round(index / fps * 1e9)
+    return BASE_SEC + nanos // 1_000_000_000, nanos % 1_000_000_000
+
+
+def _header(sec: int, nanosec: int, frame_id: str) -> Any:
+    types = STORE.types
+    return types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id
+    )
+
+
+def image_message(bgr: np.ndarray, encoding: str, header: Any) -> tuple[str, Any]:
+    """(type, message) of a BGR picture in a driver's encoding."""
+    types = STORE.types
+    if encoding == "jpeg":
+        ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        assert ok
+        return COMPRESSED, types[COMPRESSED](header=header, format="jpeg", data=jpeg.ravel())
+    height, width = bgr.shape[:2]
+    if encoding == "bgr8":
+        pixels = bgr
+    elif encoding == "rgb8":
+        pixels = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    elif encoding == "mono8":
+        pixels = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    elif encoding == "yuv422":
+        pixels = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_UYVY)
+    else:
+        raise ValueError(encoding)
+    data = np.ascontiguousarray(pixels).reshape(-1)
+    step = data.size // height
+    msg = types[IMAGE](
+        header=header, height=height, width=width, encoding=encoding, is_bigendian=0,
+        step=step, data=data,
+    )  # fmt: skip
+    return IMAGE, msg
+
+
+def camera_info_message(fx: float, width: int, height: int, header: Any) -> Any:
+    types = STORE.types
+    cx, cy = width / 2.0, height / 2.0
+    return types[CAMERA_INFO](
+        header=header, height=height, width=width, distortion_model="plumb_bob",
+        d=np.zeros(5), k=np.array([fx, 0, cx, 0, fx, cy, 0, 0, 1], dtype=np.float64),
+        r=np.eye(3).ravel(), p=np.array([fx, 0, cx, 0, 0, fx, cy, 0, 0, 0, 1, 0], dtype=np.float64),
+        binning_x=0, binning_y=0,
+        roi=types["sensor_msgs/msg/RegionOfInterest"](
+            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+        ),
+    )  # fmt: skip
+
+
+def write_bag(
+    path: Path, camera: Camera, frames: Sequence[np.ndarray], fps: float,
+    storage: StoragePlugin = StoragePlugin.MCAP, extra_image_topics: Sequence[str] = (),
+    stamped: bool = True,
+) -> Path:  # fmt: skip
+    """A rosbag2 folder with ``frames`` on the camera's topic (log time = stamp), its CameraInfo
+    logged just after each image, and ``extra_image_topics`` carrying the same pictures."""
+    with Writer(path, version=9, storage_plugin=storage) as writer:
+        connections: dict[str, Any] = {}
+
+        def write(topic: str, msgtype: str, msg: Any, log_ns: int) -> None:
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, msgtype, typestore=STORE)
+            writer.write(connections[topic], log_ns, STORE.serialize_cdr(msg, msgtype))
+
+        for index, bgr in enumerate(frames):
+            sec, nanosec = stamp_of(index, fps)
+            log_ns = sec * 1_000_000_000 + nanosec
+            header = _header(sec, nanosec, camera.frame_id) if stamped else _header(0, 0, "")
+            for topic in (camera.image_topic, *extra_image_topics):
+                msgtype, msg = image_message(bgr, camera.encoding, header)
+                write(topic, msgtype, msg, log_ns)
+            if camera.fx:
+                height, width = bgr.shape[:2]
+                info = camera_info_message(camera.fx, width, height, header)
+                write(camera.info_topic, CAMERA_INFO, info, log_ns + 1000)
+    return path
+
+
+def lone_mcap(bag: Path, destination: Path) -> Path:
+    """The single .mcap file of a rosbag2 folder, moved out of it."""
+    (mcap,) = bag.glob("*.mcap")
+    shutil.move(str(mcap), destination)
+    shutil.rmtree(bag)
+    return destination
+
+
+def video_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file as OpenCV decodes it."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames

@@ -1,0 +1,291 @@
+"""Bags in, bags out: the offline CLI, run for real on bags written from real photos and a video.
+
+The output bags are read back with an independent reader (``mcap`` + ``mcap-ros2-support``) that
+decodes with nothing but the message definitions stored in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
+from recorded_bags import BASE_SEC, Camera, lone_mcap, stamp_of, video_frames, write_bag
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FRAMES = 4  # a person is reported from the third sighting on (the node's track_min_hits)
+FPS = 4.0  # stamps i / 4 s are exact in binary, in a video and in a header alike
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    out: Path
+
+
+def _run_cli(out: Path, *args: str) -> Run:
+    paths = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]  # keeps the built messages
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bodypose3d_ros.infer", "--out", str(out), *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    return Run(done.returncode, done.stdout, done.stderr, out)
+
+
+def _shifted(photo: np.ndarray, count: int = FRAMES) -> list[np.ndarray]:
+    return [np.roll(photo, 8 * i, axis=1) for i in range(count)]
+
+
+def _small(path: Path, width: int) -> np.ndarray:
+    photo = cv2.imread(str(path))
+    assert photo is not None
+    height = round(photo.shape[0] * width / photo.shape[1])
+    return cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA)
+
+
+# name -> (camera, storage); all hold FRAMES frames of a real photo
+CAMERAS: dict[str, tuple[Camera, StoragePlugin]] = {
+    "street": (Camera("/robot1/camera/image_raw", "bgr8", fx=500.0), StoragePlugin.MCAP),
+    "zidane": (Camera("/cam/image_raw", "rgb8", fx=450.0), StoragePlugin.SQLITE3),
+    "yuv": (Camera("/cam/image_raw", "yuv422", fx=500.0), StoragePlugin.SQLITE3),
+    "head": (
+        Camera("/robot2/head/image_raw/compressed", "jpeg", fx=420.0, frame_id="head_optical"),
+        StoragePlugin.MCAP,
+    ),
+    "mono": (Camera("/cam/image_raw", "mono8"), StoragePlugin.MCAP),  # no CameraInfo
+}
+
+
+@pytest.fixture(scope="module")
+def recorded(
+    person_image_path: Path, zidane_image_path: Path, bus_image_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:  # fmt: skip
+    """A video and bags of real pictures; the street bag holds the video's decoded frames."""
+    folder = tmp_path_factory.mktemp("recorded")
+    person = cv2.imread(str(person_image_path))
+    assert person is not None
+    video = folder / "street.mp4"
+    h, w = person.shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (w, h))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write mp4v video")
+    for frame in _shifted(person):
+        writer.write(frame)
+    writer.release()
+    pictures = {
+        "street": video_frames(video),
+        "zidane": [_small(zidane_image_path, 640)] * FRAMES,  # one man stands at the border
+        "yuv": _shifted(person),
+        "head": _shifted(_small(bus_image_path, 405)),
+        "mono": _shifted(person),
+    }
+    assert len(pictures["street"]) == FRAMES
+    bags = {}
+    for name, (camera, storage) in CAMERAS.items():
+        bags[name] = write_bag(folder / name, camera, pictures[name], FPS, storage)
+    bags["mono"] = lone_mcap(bags["mono"], folder / "mono.mcap")
+    return {"video": video, "bags": bags, "pictures": pictures}
+
+
+@pytest.fixture(scope="module")
+def bag_run(recorded: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Run:
+    bags = [str(recorded["bags"][name]) for name in CAMERAS]
+    run = _run_cli(
+        tmp_path_factory.mktemp("bag_out"), "--bag-debug-image", "--bag-copy-input", *bags
+    )
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def _read_bag(folder: Path) -> dict[str, list[Any]]:
+    """topic -> (log time, decoded message) of the bag's one .mcap, by its stored schemas."""
+    (path,) = folder.glob("*.mcap")
+    out: dict[str, list[Any]] = {}
+    with path.open("rb") as stream:
+        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        for _, channel, message, decoded in reader.iter_decoded_messages(log_time_order=True):
+            out.setdefault(channel.topic, []).append((message.log_time, decoded))
+    return out
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("name", list(CAMERAS))
+def test_every_image_gives_poses_and_markers_with_its_header(bag_run: Run, name: str) -> None:
+    camera, _ = CAMERAS[name]
+    folder = bag_run.out / f"{name}_poses"
+    assert "storage_identifier: mcap" in (folder / "metadata.yaml").read_text()
+    topics = _read_bag(folder)
+    poses, markers = topics["/bodypose3d/poses"], topics["/bodypose3d/markers"]
+    assert len(poses) == len(markers) == FRAMES
+    for index, ((log_ns, array), (marker_ns, marker_array)) in enumerate(
+        zip(poses, markers, strict=True)
+    ):
+        sec, nanosec = stamp_of(index, FPS)
+        assert (array.header.stamp.sec, array.header.stamp.nanosec) == (sec, nanosec)
+        assert array.header.frame_id == camera.frame_id
+        assert log_ns == marker_ns == sec * 1_000_000_000 + nanosec  # the image's log time
+        for pose in array.poses:
+            assert pose.header.stamp.sec == sec
+            assert len(pose.keypoints) == 34
+            assert all(0.0 <= k.confidence <= 1.0 for k in pose.keypoints)
+        for marker in marker_array.markers:
+            assert marker.header.frame_id == camera.frame_id
+    last = poses[-1][1]
+    assert last.poses, f"{name}: nobody found in the last frame"
+    assert any(p.keypoints[0].position.z > 0.5 for p in last.poses)  # metres in front
+    assert any(m.action == 0 and m.points for m in markers[-1][1].markers)  # ADD, drawn
+
+
+def test_debug_images_and_input_copies_are_in_the_bag(
+    bag_run: Run, recorded: dict[str, Any]
+) -> None:
+    camera, _ = CAMERAS["head"]
+    topics = _read_bag(bag_run.out / "head_poses")
+    debug = topics["/bodypose3d/debug_image"]
+    assert len(debug) == FRAMES
+    height, width = recorded["pictures"]["head"][0].shape[:2]
+    assert (debug[0][1].width, debug[0][1].height, debug[0][1].encoding) == (width, height, "bgr8")
+    assert len(topics[camera.image_topic]) == FRAMES
+    assert len(topics[camera.info_topic]) == FRAMES
+    assert bytes(topics[camera.image_topic][0][1].data)[:2] == b"\xff\xd8"  # the JPEG itself
+
+
+@pytest.mark.parametrize("name", list(CAMERAS))
+def test_jsonl_has_one_record_per_image_with_the_bags_intrinsics(bag_run: Run, name: str) -> None:
+    camera, _ = CAMERAS[name]
+    records = _jsonl(bag_run.out / f"{name}.jsonl")
+    assert [r["frame"] for r in records] == list(range(FRAMES))
+    assert [r["stamp"] for r in records] == [BASE_SEC + i / FPS for i in range(FRAMES)]
+    for record in records:
+        k = record["intrinsics"]
+        if camera.fx:
+            assert (k["source"], k["fx"], k["fy"]) == ("camera_info", camera.fx, camera.fx)
+        else:
+            assert k["source"] == "default"
+    assert (bag_run.out / f"{name}_sheet.png").is_file()
+    assert name in bag_run.stdout  # one summary line per bag
+
+
+def test_zidane_bag_finds_both_men(bag_run: Run) -> None:
+    last = _read_bag(bag_run.out / "zidane_poses")["/bodypose3d/poses"][-1][1]
+    assert len(last.poses) == 2
+    assert len({p.id for p in last.poses}) == 2
+
+
+def test_bag_gives_the_same_jsonl_as_the_video_of_its_frames(
+    recorded: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Same pixels, stamps (shifted by BASE_SEC) and intrinsics: the same records."""
+    out = tmp_path_factory.mktemp("video_vs_bag")
+    h, w = recorded["pictures"]["street"][0].shape[:2]
+    video_run = _run_cli(
+        out / "video", "--fx", "500", "--fy", "500", "--cx", str(w / 2), "--cy", str(h / 2),
+        str(recorded["video"]),
+    )  # fmt: skip
+    assert video_run.returncode == 0, video_run.stderr
+    bag_run = _run_cli(out / "bag", str(recorded["bags"]["street"]))
+    assert bag_run.returncode == 0, bag_run.stderr
+    from_video = _jsonl(out / "video" / "street.jsonl")
+    from_bag = _jsonl(out / "bag" / "street.jsonl")
+    assert len(from_video) == len(from_bag) == FRAMES
+    assert any(r["people"] for r in from_bag)
+    for v, b in zip(from_video, from_bag, strict=True):
+        assert (v.pop("image"), b.pop("image")) == ("street.mp4", "street")
+        assert (v["intrinsics"].pop("source"), b["intrinsics"].pop("source")) == (
+            "arguments",
+            "camera_info",
+        )
+        assert b.pop("stamp") - BASE_SEC == v.pop("stamp")
+        assert v == b
+
+
+def test_start_and_duration_pick_a_window(
+    recorded: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    out = tmp_path_factory.mktemp("window")
+    run = _run_cli(out, "--start", "0.5", "--duration", "0.3", str(recorded["bags"]["yuv"]))
+    assert run.returncode == 0, run.stderr
+    assert [r["frame"] for r in _jsonl(out / "yuv.jsonl")] == [2, 3]
+    assert len(_read_bag(out / "yuv_poses")["/bodypose3d/poses"]) == 2
+
+
+def _bag_with_string_topic(path: Path) -> Path:
+    store = get_typestore(Stores.ROS2_JAZZY)
+    string = store.types["std_msgs/msg/String"]
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conn = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=store)
+        writer.write(conn, 1, store.serialize_cdr(string(data="hi"), "std_msgs/msg/String"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def bad_run(person_image_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    folder = tmp_path_factory.mktemp("bad")
+    person = _small(person_image_path, 160)
+    frames = _shifted(person, 2)
+    cam = Camera("/cam/image_raw", "bgr8")
+    _bag_with_string_topic(folder / "no_images")
+    write_bag(folder / "two_cameras", cam, frames, FPS, extra_image_topics=["/cam2/image_raw"])
+    write_bag(folder / "unstamped", cam, frames, FPS, stamped=False)
+    plugin = write_bag(folder / "odd_plugin", cam, frames, FPS, StoragePlugin.SQLITE3)
+    meta = plugin / "metadata.yaml"
+    meta.write_text(meta.read_text().replace("sqlite3", "leveldb"))
+    good = write_bag(folder / "cut", cam, frames, FPS)
+    (cut,) = good.glob("*.mcap")
+    data = cut.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    (folder / "garbage.mcap").write_bytes(b"\x89MCAP0\r\n" + bytes(range(256)) * 8)
+    names = ["no_images", "two_cameras", "unstamped", "odd_plugin", "cut", "garbage.mcap"]
+    return _run_cli(folder / "out", *(str(folder / n) for n in names))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("no_images", "no image topic in the bag; it has /chatter (std_msgs/msg/String)"),
+        ("two_cameras", "several image topics (/cam/image_raw, /cam2/image_raw)"),
+        ("unstamped", "carry no stamps"),
+        ("odd_plugin", "'leveldb' not supported"),
+        ("cut", "cannot open the bag"),
+        ("garbage.mcap", "cannot open the bag"),
+    ],
+)
+def test_bad_bag_is_one_clear_line_and_writes_nothing(
+    bad_run: Run, name: str, message: str
+) -> None:
+    assert bad_run.returncode == 1
+    lines = [line for line in bad_run.stderr.splitlines() if f"/{name}: " in line]
+    assert len(lines) == 1, bad_run.stderr
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    stem = name.removesuffix(".mcap")
+    leftovers = list(bad_run.out.glob(f"*{stem}*"))
+    assert leftovers == [], leftovers
+
+
+def test_missing_topic_lists_the_topics(recorded: dict[str, Any], tmp_path: Path) -> None:
+    run = _run_cli(tmp_path, "--image-topic", "/nope", str(recorded["bags"]["head"]))
+    assert run.returncode == 1
+    (line,) = [x for x in run.stderr.splitlines() if x.startswith("error:")]
+    assert "--image-topic /nope: no such topic" in line
+    assert "/robot2/head/image_raw/compressed (sensor_msgs/msg/CompressedImage)" in line
+    assert "/robot2/head/camera_info (sensor_msgs/msg/CameraInfo)" in line
+    assert not list(tmp_path.glob("head*"))
