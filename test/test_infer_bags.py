@@ -281,6 +281,30 @@ def test_bad_bag_is_one_clear_line_and_writes_nothing(
     assert leftovers == [], leftovers
 
 
+def test_cut_mcap_gives_the_frames_before_the_cut(
+    person_image_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A recording killed mid-write: no footer, no index, half a chunk at the end."""
+    folder = tmp_path_factory.mktemp("cut")
+    person = cv2.imread(str(person_image_path))
+    assert person is not None
+    bag = write_bag(folder / "killed", Camera("/cam/image_raw", "bgr8"), _shifted(person, 8), FPS)
+    (mcap,) = bag.glob("*.mcap")
+    data = mcap.read_bytes()
+    mcap.write_bytes(data[: len(data) * 6 // 10])
+    run = _run_cli(folder / "out", str(bag))
+    assert run.returncode == 1  # not silent: the run says the bag was not read to its end
+    (line,) = [x for x in run.stderr.splitlines() if x.startswith("error:")]
+    assert "unreadable after" in line
+    assert "the outputs hold the frames before it" in line
+    records = _jsonl(folder / "out" / "killed.jsonl")
+    assert 2 <= len(records) < 8
+    assert [r["frame"] for r in records] == list(range(len(records)))
+    poses = _read_bag(folder / "out" / "killed_poses")["/bodypose3d/poses"]
+    assert len(poses) == len(records)
+    assert poses[-1][1].poses  # the person, tracked by then
+
+
 def test_missing_topic_lists_the_topics(recorded: dict[str, Any], tmp_path: Path) -> None:
     run = _run_cli(tmp_path, "--image-topic", "/nope", str(recorded["bags"]["head"]))
     assert run.returncode == 1

@@ -202,8 +202,10 @@ class BagFrames:
                 while pending and pending[0][1] + LOOKAHEAD_NS <= log_ns:
                     yield self._frame(*pending.popleft())
         except READ_ERRORS as exc:
-            where = f"{log_ns * 1e-9:.3f} s" if log_ns else "the start"
-            self.stopped = f"the bag is unreadable after {where} (image {index}): {_describe(exc)}"
+            where = f"{(log_ns - self._bag.start_ns) * 1e-9:.3f} s" if log_ns else "0 s"
+            self.stopped = (
+                f"the bag is unreadable after {where} of it (image {index} on): {_describe(exc)}"
+            )
         while pending:
             yield self._frame(*pending.popleft())
 

@@ -93,6 +93,8 @@ def run_bag(path: Path, request: BagRequest, out: Path, start: Start) -> BagOutc
             raise BagError(
                 "--bag-copy-input needs a rosbag2 input: ROS 1 messages are laid out otherwise"
             )
+        if bag.cut_short:
+            _note(f"{path.name}: the MCAP file has no end (cut short?): reading it from the start")
         start_ns, stop_ns = _window(bag, request)
         check_first_stamp(bag, topics, start_ns)
         model_name, process = start()

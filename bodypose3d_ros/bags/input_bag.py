@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from mcap.exceptions import McapError
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import Connection
 from rosbags.rosbag1 import ReaderError as Ros1ReaderError
@@ -21,7 +22,10 @@ from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
 
 from bodypose3d_ros.bags.bag_paths import BagError
+from bodypose3d_ros.bags.cut_mcap import CutMcapReader
 
+# What rosbags says of an MCAP file without its end (no footer, no summary).
+CUT_MCAP_SIGNS: Final = ("end magic", "footer", "summary")
 IMAGE_TYPES: Final = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 CAMERA_INFO_TYPE: Final = "sensor_msgs/msg/CameraInfo"
 DEPTH_TYPE: Final = "sensor_msgs/msg/Image"
@@ -37,6 +41,7 @@ READ_ERRORS: Final = (
     KeyError,
     IndexError,
     OSError,
+    McapError,
 )
 
 
@@ -71,16 +76,22 @@ class InputBag:
             raise BagError("no such file")
         self.path = path
         self.is_ros1 = path.is_file() and path.suffix.lower() == ".bag"
+        self.cut_short = False  # an MCAP file without its end, read from the start
+        self._reader: AnyReader | CutMcapReader
         try:
             # The default type store decodes bags that hold no message definitions (SQLite3 bags
             # recorded before Iron): the sensor_msgs types did not change between releases.
             self._reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_JAZZY))
             self._reader.open()
         except READ_ERRORS as exc:
-            hint = ""
-            if "end magic" in str(exc) or "footer" in str(exc):
-                hint = " (an MCAP file cut short: `mcap recover` rewrites its readable part)"
-            raise BagError(f"cannot open the bag: {_describe(exc)}{hint}") from None
+            mcap = _lone_mcap(path)
+            if mcap is None or not any(word in str(exc) for word in CUT_MCAP_SIGNS):
+                raise BagError(f"cannot open the bag: {_describe(exc)}") from None
+            try:
+                self._reader = CutMcapReader(mcap)
+            except READ_ERRORS as cut:
+                raise BagError(f"cannot open the bag: {_describe(exc)}; {cut}") from None
+            self.cut_short = True
 
     def __enter__(self) -> InputBag:
         return self
@@ -167,6 +178,14 @@ class InputBag:
     def decode(self, raw: bytes, connection: Connection) -> Any:
         """One message as the library's dataclass (ROS 1 and ROS 2 serialisations alike)."""
         return self._reader.deserialize(raw, connection.msgtype)
+
+
+def _lone_mcap(path: Path) -> Path | None:
+    """The bag's one MCAP file, if it has exactly one."""
+    if path.is_file():
+        return path if path.suffix.lower() == ".mcap" else None
+    files = sorted(path.glob("*.mcap"))
+    return files[0] if len(files) == 1 else None
 
 
 def _describe(exc: BaseException) -> str:
