@@ -14,6 +14,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 STORE = get_typestore(Stores.ROS2_JAZZY)
+ROS1_STORE = get_typestore(Stores.ROS1_NOETIC)
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
@@ -42,16 +43,19 @@ def stamp_of(index: int, fps: float) -> tuple[int, int]:
     return BASE_SEC + nanos // 1_000_000_000, nanos % 1_000_000_000
 
 
-def _header(sec: int, nanosec: int, frame_id: str) -> Any:
-    types = STORE.types
-    return types["std_msgs/msg/Header"](
-        stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id
-    )
+def _header(sec: int, nanosec: int, frame_id: str, ros1: bool = False) -> Any:
+    types = (ROS1_STORE if ros1 else STORE).types
+    stamp = types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
+    if ros1:
+        return types["std_msgs/msg/Header"](seq=0, stamp=stamp, frame_id=frame_id)
+    return types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
 
 
-def image_message(bgr: np.ndarray, encoding: str, header: Any) -> tuple[str, Any]:
+def image_message(
+    bgr: np.ndarray, encoding: str, header: Any, ros1: bool = False
+) -> tuple[str, Any]:
     """(type, message) of a BGR picture in a driver's encoding."""
-    types = STORE.types
+    types = (ROS1_STORE if ros1 else STORE).types
     if encoding == "jpeg":
         ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
         assert ok
@@ -93,10 +97,15 @@ def camera_info_message(fx: float, width: int, height: int, header: Any) -> Any:
 def write_bag(
     path: Path, camera: Camera, frames: Sequence[np.ndarray], fps: float,
     storage: StoragePlugin = StoragePlugin.MCAP, extra_image_topics: Sequence[str] = (),
-    stamped: bool = True,
+    stamped: bool = True, depth: Sequence[tuple[int, np.ndarray]] = (),
+    depth_topic: str = "/cam/depth/image_rect_raw",
 ) -> Path:  # fmt: skip
     """A rosbag2 folder with ``frames`` on the camera's topic (log time = stamp), its CameraInfo
-    logged just after each image, and ``extra_image_topics`` carrying the same pictures."""
+    logged just after each image, and ``extra_image_topics`` carrying the same pictures.
+
+    ``depth``: per frame, (stamp offset in ns, 16UC1 millimetres), logged 20 ms after the image
+    (aligned depth comes late).
+    """
     with Writer(path, version=9, storage_plugin=storage) as writer:
         connections: dict[str, Any] = {}
 
@@ -116,6 +125,49 @@ def write_bag(
                 height, width = bgr.shape[:2]
                 info = camera_info_message(camera.fx, width, height, header)
                 write(camera.info_topic, CAMERA_INFO, info, log_ns + 1000)
+            if depth:
+                offset, millimetres = depth[index]
+                nanos = sec * 1_000_000_000 + nanosec + offset
+                depth_header = _header(nanos // 1_000_000_000, nanos % 1_000_000_000, "depth")
+                height, width = millimetres.shape
+                data = millimetres.astype("<u2").view(np.uint8).ravel()
+                msg = STORE.types[IMAGE](
+                    header=depth_header, height=height, width=width, encoding="16UC1",
+                    is_bigendian=0, step=width * 2, data=data,
+                )  # fmt: skip
+                write(depth_topic, IMAGE, msg, log_ns + 20_000_000)
+    return path
+
+
+def write_ros1_bag(path: Path, camera: Camera, frames: Sequence[np.ndarray], fps: float) -> Path:
+    """A ROS 1 .bag: the camera's images and (fx given) its CameraInfo (K, D, P in capitals)."""
+    from rosbags.rosbag1 import Writer as Ros1Writer
+
+    types = ROS1_STORE.types
+    with Ros1Writer(path) as writer:
+        connections: dict[str, Any] = {}
+        for index, bgr in enumerate(frames):
+            sec, nanosec = stamp_of(index, fps)
+            log_ns = sec * 1_000_000_000 + nanosec
+            header = _header(sec, nanosec, camera.frame_id, ros1=True)
+            messages = [(camera.image_topic, *image_message(bgr, camera.encoding, header, True))]
+            if camera.fx:
+                height, width = bgr.shape[:2]
+                fx, cx, cy = camera.fx, width / 2.0, height / 2.0
+                info = types[CAMERA_INFO](
+                    header=header, height=height, width=width, distortion_model="plumb_bob",
+                    D=np.zeros(5), K=np.array([fx, 0, cx, 0, fx, cy, 0, 0, 1.0]),
+                    R=np.eye(3).ravel(), P=np.array([fx, 0, cx, 0, 0, fx, cy, 0, 0, 0, 1.0, 0]),
+                    binning_x=0, binning_y=0,
+                    roi=types["sensor_msgs/msg/RegionOfInterest"](
+                        x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+                    ),
+                )  # fmt: skip
+                messages.append((camera.info_topic, CAMERA_INFO, info))
+            for topic, msgtype, msg in messages:
+                if topic not in connections:
+                    connections[topic] = writer.add_connection(topic, msgtype, typestore=ROS1_STORE)
+                writer.write(connections[topic], log_ns, ROS1_STORE.serialize_ros1(msg, msgtype))
     return path
 
 

@@ -19,7 +19,15 @@ import numpy as np
 import pytest
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
-from recorded_bags import BASE_SEC, Camera, lone_mcap, stamp_of, video_frames, write_bag
+from recorded_bags import (
+    BASE_SEC,
+    Camera,
+    lone_mcap,
+    stamp_of,
+    video_frames,
+    write_bag,
+    write_ros1_bag,
+)
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -57,8 +65,8 @@ def _small(path: Path, width: int) -> np.ndarray:
     return cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA)
 
 
-# name -> (camera, storage); all hold FRAMES frames of a real photo
-CAMERAS: dict[str, tuple[Camera, StoragePlugin]] = {
+# name -> (camera, storage; None: a ROS 1 .bag); all hold FRAMES frames of a real photo
+CAMERAS: dict[str, tuple[Camera, StoragePlugin | None]] = {
     "street": (Camera("/robot1/camera/image_raw", "bgr8", fx=500.0), StoragePlugin.MCAP),
     "zidane": (Camera("/cam/image_raw", "rgb8", fx=450.0), StoragePlugin.SQLITE3),
     "yuv": (Camera("/cam/image_raw", "yuv422", fx=500.0), StoragePlugin.SQLITE3),
@@ -67,6 +75,7 @@ CAMERAS: dict[str, tuple[Camera, StoragePlugin]] = {
         StoragePlugin.MCAP,
     ),
     "mono": (Camera("/cam/image_raw", "mono8"), StoragePlugin.MCAP),  # no CameraInfo
+    "ros1": (Camera("/camera/rgb/image_color", "bgr8", fx=520.0), None),
 }
 
 
@@ -93,23 +102,30 @@ def recorded(
         "yuv": _shifted(person),
         "head": _shifted(_small(bus_image_path, 405)),
         "mono": _shifted(person),
+        "ros1": _shifted(_small(person_image_path, 480)),
     }
     assert len(pictures["street"]) == FRAMES
     bags = {}
     for name, (camera, storage) in CAMERAS.items():
-        bags[name] = write_bag(folder / name, camera, pictures[name], FPS, storage)
+        if storage is None:
+            bags[name] = write_ros1_bag(folder / f"{name}.bag", camera, pictures[name], FPS)
+        else:
+            bags[name] = write_bag(folder / name, camera, pictures[name], FPS, storage)
     bags["mono"] = lone_mcap(bags["mono"], folder / "mono.mcap")
     return {"video": video, "bags": bags, "pictures": pictures}
 
 
 @pytest.fixture(scope="module")
 def bag_run(recorded: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Run:
-    bags = [str(recorded["bags"][name]) for name in CAMERAS]
+    bags = [str(recorded["bags"][name]) for name in CAMERAS if CAMERAS[name][1] is not None]
     run = _run_cli(
         tmp_path_factory.mktemp("bag_out"), "--bag-debug-image", "--bag-copy-input", *bags
     )
     assert run.returncode == 0, run.stderr
-    return run
+    # A ROS 1 bag's messages cannot be copied into a rosbag2 as they are: run it on its own.
+    ros1 = _run_cli(run.out, str(recorded["bags"]["ros1"]))
+    assert ros1.returncode == 0, ros1.stderr
+    return Run(0, run.stdout + ros1.stdout, run.stderr + ros1.stderr, run.out)
 
 
 def _read_bag(folder: Path) -> dict[str, list[Any]]:
@@ -225,6 +241,38 @@ def test_start_and_duration_pick_a_window(
     assert run.returncode == 0, run.stderr
     assert [r["frame"] for r in _jsonl(out / "yuv.jsonl")] == [2, 3]
     assert len(_read_bag(out / "yuv_poses")["/bodypose3d/poses"]) == 2
+
+
+def test_depth_topic_anchors_people_paired_by_stamp(
+    person_image_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A wall-flat depth image 2.5 m away, 10 ms off the colour stamp and logged after it; the
+    last frame's depth is 100 ms off (beyond the node's 40 ms): no depth for that one."""
+    folder = tmp_path_factory.mktemp("depth")
+    person = cv2.imread(str(person_image_path))
+    assert person is not None
+    h, w = person.shape[:2]
+    wall = np.full((h // 2, w // 2), 2500, dtype=np.uint16)  # registered at half resolution
+    offsets = [10_000_000] * 4 + [100_000_000]
+    camera = Camera("/cam/color/image_raw", "bgr8", fx=500.0)
+    bag = write_bag(
+        folder / "rgbd", camera, _shifted(person, 5), FPS, depth=[(o, wall) for o in offsets]
+    )
+    run = _run_cli(folder / "out", "--depth-topic", "/cam/depth/image_rect_raw", str(bag))
+    assert run.returncode == 0, run.stderr
+    assert "1 without depth" in run.stdout
+    records = _jsonl(folder / "out" / "rgbd.jsonl")
+    paired, unpaired = records[3], records[4]
+    assert paired["people"]
+    assert unpaired["people"]
+    for person_record in paired["people"]:
+        assert person_record["root_depth_source"] == "depth"
+        pelvis = person_record["keypoints"][0]
+        assert pelvis["name"] == "pelvis"
+        assert 2.2 < pelvis["z"] < 2.9
+    assert all(p["root_depth_source"] == "limb_lengths" for p in unpaired["people"])
+    poses = _read_bag(folder / "out" / "rgbd_poses")["/bodypose3d/poses"]
+    assert poses[3][1].poses[0].root_depth_source == 1  # Pose3D.ROOT_DEPTH_DEPTH_IMAGE
 
 
 def _bag_with_string_topic(path: Path) -> Path:

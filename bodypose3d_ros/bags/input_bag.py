@@ -133,7 +133,11 @@ class InputBag:
             image = self._topic(image_topic, IMAGE_TYPES, "--image-topic")
         else:
             images = sorted(
-                {c.topic: c for c in self._reader.connections if c.msgtype in IMAGE_TYPES}.items()
+                {
+                    c.topic: c
+                    for c in self._reader.connections
+                    if c.msgtype in IMAGE_TYPES and c.topic != depth_topic
+                }.items()
             )
             if not images:
                 raise BagError(f"no image topic in the bag; it has {self.topic_list()}")
