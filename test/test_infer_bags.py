@@ -170,6 +170,23 @@ def test_every_image_gives_poses_and_markers_with_its_header(bag_run: Run, name:
     assert any(m.action == 0 and m.points for m in markers[-1][1].markers)  # ADD, drawn
 
 
+def test_stored_type_hashes_are_those_of_the_built_messages(bag_run: Run) -> None:
+    """ROS 2 tools check a topic's type by its RIHS01 hash: the bag's must be the real ones."""
+    from ament_index_python.packages import get_package_share_directory
+
+    metadata = (bag_run.out / "street_poses" / "metadata.yaml").read_text()
+    for package, name in (("bodypose3d_ros", "Pose3DArray"), ("visualization_msgs", "MarkerArray")):
+        share = Path(get_package_share_directory(package))
+        built = json.loads((share / "msg" / f"{name}.json").read_text())
+        hashes = [
+            h["hash_string"]
+            for h in built["type_hashes"]
+            if h["type_name"] == f"{package}/msg/{name}"
+        ]
+        assert hashes
+        assert hashes[0] in metadata
+
+
 def test_debug_images_and_input_copies_are_in_the_bag(
     bag_run: Run, recorded: dict[str, Any]
 ) -> None:
@@ -233,13 +250,20 @@ def test_bag_gives_the_same_jsonl_as_the_video_of_its_frames(
         assert v == b
 
 
-def test_start_and_duration_pick_a_window(
+def test_start_and_duration_pick_a_window_and_arguments_override_camera_info(
     recorded: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     out = tmp_path_factory.mktemp("window")
-    run = _run_cli(out, "--start", "0.5", "--duration", "0.3", str(recorded["bags"]["yuv"]))
+    run = _run_cli(
+        out, "--start", "0.5", "--duration", "0.3", "--fx", "700", "--fy", "700", "--cx", "320",
+        "--cy", "212", str(recorded["bags"]["yuv"]),
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert [r["frame"] for r in _jsonl(out / "yuv.jsonl")] == [2, 3]
+    records = _jsonl(out / "yuv.jsonl")
+    assert [r["frame"] for r in records] == [2, 3]
+    assert {(r["intrinsics"]["source"], r["intrinsics"]["fx"]) for r in records} == {
+        ("arguments", 700.0)
+    }
     assert len(_read_bag(out / "yuv_poses")["/bodypose3d/poses"]) == 2
 
 

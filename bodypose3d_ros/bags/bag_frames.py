@@ -238,13 +238,13 @@ class BagFrames:
 
     def _intrinsics(self, stamp: float, width: int, height: int) -> Intrinsics:
         s = self._settings
-        if s.fixed_intrinsics is not None:
-            return s.fixed_intrinsics(width, height)
-        info = self._infos.at(stamp)
+        info = None if s.fixed_intrinsics is not None else self._infos.at(stamp)
         cache = self._intrinsics_cache
         if cache is not None and cache[:3] == (id(info), width, height):
             return cache[3]
-        if info is None:
+        if s.fixed_intrinsics is not None:  # the command line's, once per image size
+            k = s.fixed_intrinsics(width, height)
+        elif info is None:
             k = default_intrinsics(width, height, s.default_focal_ratio)
             where = self._topics.camera_info.topic if self._topics.camera_info else "none found"
             self._note_once(
