@@ -335,7 +335,7 @@ def bad_run(person_image_path: Path, tmp_path_factory: pytest.TempPathFactory) -
         ("no_images", "no image topic in the bag; it has /chatter (std_msgs/msg/String)"),
         ("two_cameras", "several image topics (/cam/image_raw, /cam2/image_raw)"),
         ("unstamped", "carry no stamps"),
-        ("odd_plugin", "'leveldb' not supported"),
+        ("odd_plugin", "storage plugin 'leveldb' (metadata.yaml) is unknown here"),
         ("cut", "cannot open the bag"),
         ("garbage.mcap", "cannot open the bag"),
     ],

@@ -7,6 +7,7 @@ and turns the library's many failure modes into one-line :class:`BagError` messa
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +85,12 @@ class InputBag:
             self._reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_JAZZY))
             self._reader.open()
         except READ_ERRORS as exc:
+            plugin = re.search(r"Storage plugin '([^']*)' not supported", str(exc))
+            if plugin:
+                raise BagError(
+                    f"cannot open the bag: its storage plugin {plugin[1]!r} (metadata.yaml) is "
+                    "unknown here; bags in mcap or sqlite3 storage can be read"
+                ) from None
             mcap = _lone_mcap(path)
             if mcap is None or not any(word in str(exc) for word in CUT_MCAP_SIGNS):
                 raise BagError(f"cannot open the bag: {_describe(exc)}") from None
