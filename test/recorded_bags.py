@@ -171,6 +171,42 @@ def write_ros1_bag(path: Path, camera: Camera, frames: Sequence[np.ndarray], fps
     return path
 
 
+def write_foreign_mcap(
+    path: Path, image_topic: str, frames: Sequence[np.ndarray], fps: float, fx: float
+) -> Path:
+    """A lone .mcap written by another library (the MCAP project's ROS 2 writer: zstd-compressed
+    chunks, its own record layout) with JPEG CompressedImages and their CameraInfo."""
+    from mcap_ros2.writer import Writer as McapRos2Writer
+
+    info_topic = image_topic.removesuffix("/compressed").rsplit("/", 1)[0] + "/camera_info"
+    with path.open("wb") as stream:
+        writer = McapRos2Writer(stream)
+        schemas = {
+            name: writer.register_msgdef(name, STORE.generate_msgdef(name, ros_version=2)[0])
+            for name in (COMPRESSED, CAMERA_INFO)
+        }
+        for index, bgr in enumerate(frames):
+            sec, nanosec = stamp_of(index, fps)
+            log_ns = sec * 1_000_000_000 + nanosec
+            header = {"stamp": {"sec": sec, "nanosec": nanosec}, "frame_id": "head_optical"}
+            ok, jpeg = cv2.imencode(".jpg", bgr)
+            assert ok
+            image = {"header": header, "format": "jpeg", "data": jpeg.tobytes()}
+            writer.write_message(image_topic, schemas[COMPRESSED], image, log_ns, log_ns)
+            height, width = bgr.shape[:2]
+            k = [fx, 0.0, width / 2, 0.0, fx, height / 2, 0.0, 0.0, 1.0]
+            info = {
+                "header": header, "height": height, "width": width,
+                "distortion_model": "plumb_bob", "d": [0.0] * 5, "k": k,
+                "r": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                "p": [*k[:3], 0.0, *k[3:6], 0.0, *k[6:], 0.0], "binning_x": 0, "binning_y": 0,
+                "roi": {"x_offset": 0, "y_offset": 0, "height": 0, "width": 0, "do_rectify": False},
+            }  # fmt: skip
+            writer.write_message(info_topic, schemas[CAMERA_INFO], info, log_ns, log_ns)
+        writer.finish()
+    return path
+
+
 def lone_mcap(bag: Path, destination: Path) -> Path:
     """The single .mcap file of a rosbag2 folder, moved out of it."""
     (mcap,) = bag.glob("*.mcap")

@@ -26,6 +26,7 @@ from recorded_bags import (
     stamp_of,
     video_frames,
     write_bag,
+    write_foreign_mcap,
     write_ros1_bag,
 )
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -34,6 +35,7 @@ from rosbags.typesys import Stores, get_typestore
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FRAMES = 4  # a person is reported from the third sighting on (the node's track_min_hits)
 FPS = 4.0  # stamps i / 4 s are exact in binary, in a video and in a header alike
+FOREIGN_TOPIC = "/robot3/head/image_raw/compressed"
 
 
 @dataclass
@@ -112,12 +114,16 @@ def recorded(
         else:
             bags[name] = write_bag(folder / name, camera, pictures[name], FPS, storage)
     bags["mono"] = lone_mcap(bags["mono"], folder / "mono.mcap")
+    bags["foreign"] = write_foreign_mcap(
+        folder / "foreign.mcap", FOREIGN_TOPIC, _shifted(person), FPS, fx=510.0
+    )
     return {"video": video, "bags": bags, "pictures": pictures}
 
 
 @pytest.fixture(scope="module")
 def bag_run(recorded: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Run:
     bags = [str(recorded["bags"][name]) for name in CAMERAS if CAMERAS[name][1] is not None]
+    bags.append(str(recorded["bags"]["foreign"]))
     run = _run_cli(
         tmp_path_factory.mktemp("bag_out"), "--bag-debug-image", "--bag-copy-input", *bags
     )
@@ -215,6 +221,20 @@ def test_jsonl_has_one_record_per_image_with_the_bags_intrinsics(bag_run: Run, n
             assert k["source"] == "default"
     assert (bag_run.out / f"{name}_sheet.png").is_file()
     assert name in bag_run.stdout  # one summary line per bag
+
+
+def test_an_mcap_file_from_another_writer_is_read(bag_run: Run) -> None:
+    """Written by the MCAP project's ROS 2 writer (zstd chunks), not by the library we read with."""
+    records = _jsonl(bag_run.out / "foreign.jsonl")
+    assert [r["frame"] for r in records] == list(range(FRAMES))
+    assert [r["stamp"] for r in records] == [BASE_SEC + i / FPS for i in range(FRAMES)]
+    assert {(r["intrinsics"]["source"], r["intrinsics"]["fx"]) for r in records} == {
+        ("camera_info", 510.0)
+    }
+    poses = _read_bag(bag_run.out / "foreign_poses")["/bodypose3d/poses"]
+    assert len(poses) == FRAMES
+    assert poses[-1][1].poses
+    assert poses[-1][1].header.frame_id == "head_optical"
 
 
 def test_zidane_bag_finds_both_men(bag_run: Run) -> None:
