@@ -98,21 +98,22 @@ def write_bag(
     path: Path, camera: Camera, frames: Sequence[np.ndarray], fps: float,
     storage: StoragePlugin = StoragePlugin.MCAP, extra_image_topics: Sequence[str] = (),
     stamped: bool = True, depth: Sequence[tuple[int, np.ndarray]] = (),
-    depth_topic: str = "/cam/depth/image_rect_raw",
+    depth_topic: str = "/cam/depth/image_rect_raw", broken: Sequence[int] = (),
 ) -> Path:  # fmt: skip
     """A rosbag2 folder with ``frames`` on the camera's topic (log time = stamp), its CameraInfo
     logged just after each image, and ``extra_image_topics`` carrying the same pictures.
 
     ``depth``: per frame, (stamp offset in ns, 16UC1 millimetres), logged 20 ms after the image
-    (aligned depth comes late).
+    (aligned depth comes late). ``broken``: frames whose image message is cut to 40 bytes.
     """
     with Writer(path, version=9, storage_plugin=storage) as writer:
         connections: dict[str, Any] = {}
 
-        def write(topic: str, msgtype: str, msg: Any, log_ns: int) -> None:
+        def write(topic: str, msgtype: str, msg: Any, log_ns: int, cut: bool = False) -> None:
             if topic not in connections:
                 connections[topic] = writer.add_connection(topic, msgtype, typestore=STORE)
-            writer.write(connections[topic], log_ns, STORE.serialize_cdr(msg, msgtype))
+            raw = STORE.serialize_cdr(msg, msgtype)
+            writer.write(connections[topic], log_ns, raw[:40] if cut else raw)
 
         for index, bgr in enumerate(frames):
             sec, nanosec = stamp_of(index, fps)
@@ -120,7 +121,7 @@ def write_bag(
             header = _header(sec, nanosec, camera.frame_id) if stamped else _header(0, 0, "")
             for topic in (camera.image_topic, *extra_image_topics):
                 msgtype, msg = image_message(bgr, camera.encoding, header)
-                write(topic, msgtype, msg, log_ns)
+                write(topic, msgtype, msg, log_ns, cut=index in broken)
             if camera.fx:
                 height, width = bgr.shape[:2]
                 info = camera_info_message(camera.fx, width, height, header)

@@ -384,7 +384,14 @@ def test_cut_mcap_gives_the_frames_before_the_cut(
     (mcap,) = bag.glob("*.mcap")
     data = mcap.read_bytes()
     mcap.write_bytes(data[: len(data) * 6 // 10])
-    run = _run_cli(folder / "out", str(bag))
+    glitch = write_bag(
+        folder / "glitch", Camera("/cam/image_raw", "bgr8"), _shifted(person), FPS, broken=[1]
+    )
+    run = _run_cli(folder / "out", str(bag), str(glitch))
+    # One message that does not decode is skipped and said; the rest of that bag is processed.
+    assert "1 image(s) could not be decoded (first: image 1: does not decode" in run.stderr
+    assert [r["frame"] for r in _jsonl(folder / "out" / "glitch.jsonl")] == [0, 2, 3]
+    assert "glitch: 3 frames" in run.stdout
     assert run.returncode == 1  # not silent: the run says the bag was not read to its end
     (line,) = [x for x in run.stderr.splitlines() if x.startswith("error:")]
     assert "unreadable after" in line

@@ -183,31 +183,48 @@ class BagFrames:
         image_topic = self._topics.image.topic
         info_topic = self._topics.camera_info.topic if self._topics.camera_info else None
         depth_topic = self._topics.depth.topic if self._topics.depth else None
-        try:
-            for connection, log_ns, raw in self._bag.messages(self._topics, self._stop_ns):
-                in_window = self._start_ns is None or log_ns >= self._start_ns
-                if in_window and self._copy is not None:
-                    self._copy(connection, log_ns, raw)
-                if connection.topic == image_topic:
-                    if in_window:
-                        pending.append((index, log_ns, raw, connection))
-                        self.in_window += 1
-                    index += 1
-                elif connection.topic == info_topic:
-                    msg = self._bag.decode(raw, connection)
-                    self._infos.add(self._time(msg, log_ns), msg)
-                elif connection.topic == depth_topic:
-                    msg = self._bag.decode(raw, connection)
-                    self._depth.add(self._time(msg, log_ns), (msg, connection.topic))
-                while pending and pending[0][1] + LOOKAHEAD_NS <= log_ns:
-                    yield self._frame(*pending.popleft())
-        except READ_ERRORS as exc:
-            where = f"{(log_ns - self._bag.start_ns) * 1e-9:.3f} s" if log_ns else "0 s"
-            self.stopped = (
-                f"the bag is unreadable after {where} of it (image {index} on): {_describe(exc)}"
-            )
+        messages = self._bag.messages(self._topics, self._stop_ns)
+        while True:
+            try:  # only reading is guarded here: a message that does not decode is skipped
+                connection, log_ns, raw = next(messages)
+            except StopIteration:
+                break
+            except READ_ERRORS as exc:
+                where = f"{(log_ns - self._bag.start_ns) * 1e-9:.3f} s" if log_ns else "0 s"
+                self.stopped = (
+                    f"the bag is unreadable after {where} of it (image {index} on): "
+                    f"{_describe(exc)}"
+                )
+                break
+            in_window = self._start_ns is None or log_ns >= self._start_ns
+            if in_window and self._copy is not None:
+                self._copy(connection, log_ns, raw)
+            if connection.topic == image_topic:
+                if in_window:
+                    pending.append((index, log_ns, raw, connection))
+                    self.in_window += 1
+                index += 1
+            elif connection.topic in (info_topic, depth_topic):
+                self._keep(connection, log_ns, raw)
+            while pending and pending[0][1] + LOOKAHEAD_NS <= log_ns:
+                yield self._frame(*pending.popleft())
         while pending:
             yield self._frame(*pending.popleft())
+
+    def _keep(self, connection: Connection, log_ns: int, raw: bytes) -> None:
+        """A CameraInfo or depth message, kept for the images around it."""
+        try:
+            msg = self._bag.decode(raw, connection)
+        except READ_ERRORS as exc:
+            self._note_once(f"a message on {connection.topic} does not decode: {_describe(exc)}")
+            return
+        if (
+            self._topics.camera_info is not None
+            and connection.topic == self._topics.camera_info.topic
+        ):
+            self._infos.add(self._time(msg, log_ns), msg)
+        else:
+            self._depth.add(self._time(msg, log_ns), (msg, connection.topic))
 
     @staticmethod
     def _time(msg: Any, log_ns: int) -> float:
@@ -218,7 +235,13 @@ class BagFrames:
         return float(sec) + float(nanosec) * 1e-9
 
     def _frame(self, index: int, log_ns: int, raw: bytes, connection: Connection) -> BagFrame:
-        msg = self._bag.decode(raw, connection)
+        try:
+            msg = self._bag.decode(raw, connection)
+        except READ_ERRORS as exc:
+            stamp = log_ns * 1e-9
+            return BagFrame(
+                index, log_ns, 0, 0, "", stamp, error=f"does not decode: {_describe(exc)}"
+            )
         sec, nanosec = _stamp(msg)
         if sec == 0 and nanosec == 0:
             self.unstamped += 1
