@@ -58,6 +58,8 @@ PIP_ONLY: dict[str, str] = {
     "onnx": "builds the test fixture model: pip install onnx",
     "pytriton": "a Triton server for the Triton tests, in its own Python 3.13 venv",
     "rosbags": "optional bag input of the offline CLI: pip install rosbags",
+    "mcap": "with rosbags: reads MCAP files cut short (no footer): pip install mcap",
+    "mcap_ros2": "the tests' independent MCAP reader: pip install mcap-ros2-support",
 }
 
 # Declared though no Python file imports them.
