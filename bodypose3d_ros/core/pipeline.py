@@ -12,6 +12,15 @@ detector runs every ``detection_interval``-th frame; the frames between follow t
 people's predicted crops, and any frame with nobody followed runs the detector again. On a
 detector frame, a published person the detector missed is also looked for in their followed crop
 (the tracker takes that pose only when it is provably them).
+
+Everyone the detector reports and the tracker confirms is published. At most ``max_pose_people``
+crops a frame go to the model (``pose_budget``: published people, then the nearest, first); a
+person beyond that, or one the model finds nobody in, is published from the detector's own
+keypoints (``detector_keypoints``, ``keypoint_source`` "detector"), under the same id. Those
+poses have their own smoothing filters and distance continuity and never feed the bone-length
+estimates: their flat, depth-less skeletons would drag the model's values. A frame after one that published such a
+person, or with more people to follow than ``max_pose_people``, runs the detector whatever
+``detection_interval`` says: only the detector sees those people.
 """
 
 from __future__ import annotations
@@ -44,14 +53,25 @@ from bodypose3d_ros.core.lift.smoothing import (
     SmootherBank,
 )
 from bodypose3d_ros.core.people.detection import PersonDetector
+from bodypose3d_ros.core.people.pose_budget import box_distance, budget_pose_model
 from bodypose3d_ros.core.people.tracking import PersonTracker, Target, TrackerParams, iou_matrix
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
-from bodypose3d_ros.core.types import Box, FloatArray, Person3D, Pose25D
+from bodypose3d_ros.core.types import (
+    KEYPOINT_SOURCE_DETECTOR,
+    Box,
+    FloatArray,
+    PeopleCounts,
+    Person3D,
+    Pose25D,
+)
 
 # How much the overlap of a pose's keypoint box with a crop counts beside the share of its
 # keypoints inside that crop, when poses are paired with crops: enough to decide between nested
 # crops that both hold all of a pose, too little to outweigh where its keypoints are.
 _BOX_FIT_WEIGHT: Final = 0.1
+# People per frame given the full pose model by default. 8 keeps a crowd frame's cost near an
+# 8-person frame's (the rest cost a lift each, no model crop) and fits one BodyPose3DNet batch.
+DEFAULT_MAX_POSE_PEOPLE: Final = 8
 
 
 class PoseModel(Protocol):
@@ -92,6 +112,7 @@ class PipelineConfig:
     depth_blend_s: float = DEFAULT_BLEND_S
     bone_length_correction: bool = True
     detection_interval: int = 1
+    max_pose_people: int = DEFAULT_MAX_POSE_PEOPLE
 
 
 @dataclass
@@ -103,7 +124,8 @@ class FrameResult:
     now or coasting). ``lift_failures`` counts people the model found but the lift could not
     place in 3D (absurd keypoints or intrinsics): they are left out of ``people`` rather than
     published as zeros. ``depth_fallbacks`` are the depth measurements of this frame that failed
-    (each says why), one per person the depth image could not anchor.
+    (each says why), one per person the depth image could not anchor. ``counts`` says how many
+    people were detected, fitted by the model, published from detector keypoints and dropped.
     """
 
     people: list[Person3D]
@@ -113,6 +135,7 @@ class FrameResult:
     detector_ran: bool = False
     lift_failures: int = 0
     depth_fallbacks: list[DepthAnchor] = field(default_factory=list)
+    counts: PeopleCounts = field(default_factory=PeopleCounts)
 
 
 class PosePipeline:
@@ -131,12 +154,20 @@ class PosePipeline:
             raise ValueError(
                 f"detection_interval must be >= 1, got {self.config.detection_interval}"
             )
+        if self.config.max_pose_people < 0:
+            raise ValueError(f"max_pose_people must be >= 0, got {self.config.max_pose_people}")
         self._tracker = PersonTracker(self.config.tracker)
         self._tracker.hits_when_following = detector is None
         self._smoothers = self._new_smoother_bank()
+        self._detector_smoothers = self._new_smoother_bank()  # for detector-keypoint poses
         self._bones = BoneLengthBank(enabled=self.config.bone_length_correction)
         self._distances = DepthContinuity(self.config.depth_hold_s, self.config.depth_blend_s)
+        # The depth-to-limb-length ratio is the lift's: detector-keypoint poses carry their own.
+        self._detector_distances = DepthContinuity(
+            self.config.depth_hold_s, self.config.depth_blend_s
+        )
         self._frames_since_detection = 0
+        self._only_detector_sees = False  # the last frame published someone from its keypoints
 
     def _new_smoother_bank(self) -> SmootherBank:
         c = self.config
@@ -171,17 +202,34 @@ class PosePipeline:
         if self.detector is None:
             targets = tracker.follow(width, height) if tracker.following else []
             targets = targets or tracker.search(width, height)
-        elif tracker.following and self._frames_since_detection < self.config.detection_interval:
+        elif (
+            tracker.following
+            and self._frames_since_detection < self.config.detection_interval
+            and not self._only_detector_sees
+        ):
             targets = tracker.follow(width, height)
+            if len(targets) > self.config.max_pose_people:
+                targets = []  # more than the model may see: the detector sees them all
         else:
             targets = []
+        detections = 0
         if self.detector is not None and not targets:
-            targets = tracker.match(self.detector.detect(image_bgr, stamp), width, height)
+            found = self.detector.detect(image_bgr, stamp)
+            detections = len(found)
+            targets = tracker.match(found, width, height)
             detected = True
             self._frames_since_detection = 0
         self._frames_since_detection += 1
+        if self.detector is not None:
+            targets = budget_pose_model(
+                targets,
+                self.config.max_pose_people,
+                tracker.is_published,
+                lambda box: box_distance(box, intrinsics.fy, depth, (width, height)),
+            )
         t1 = time.perf_counter()
-        boxes = [target.box for target in targets]
+        modelled = [target for target in targets if target.pose_model]
+        boxes = [target.box for target in modelled]
         poses = self.model.estimate(image_bgr, boxes, intrinsics) if boxes else []
         published = _observe(tracker, targets, poses)
         if self.detector is None and not tracker.seen_now and targets[0].track is not None:
@@ -194,8 +242,17 @@ class PosePipeline:
         people = self._lift(published, intrinsics, stamp)
         active_ids = tracker.active_ids
         self._smoothers.retain(active_ids)
+        self._detector_smoothers.retain(active_ids)
         self._bones.retain(active_ids)
         t3 = time.perf_counter()
+        from_detector = sum(1 for p in people if p.keypoint_source == KEYPOINT_SOURCE_DETECTOR)
+        self._only_detector_sees = from_detector > 0
+        counts = PeopleCounts(
+            detected=detections,
+            fitted=len(people) - from_detector,
+            from_detector=from_detector,
+            dropped=tracker.dropped,
+        )
         lift_failures = len(published) - len(people)
         timings = {
             "detector": (t1 - t0) * 1e3 if detected else 0.0,
@@ -220,9 +277,12 @@ class PosePipeline:
                 )
                 if not anchor.ok:
                     fallbacks.append(anchor)
-            anchored.append(self._distances.apply(person, anchor, stamp))
+            flat = person.keypoint_source == KEYPOINT_SOURCE_DETECTOR
+            distances = self._detector_distances if flat else self._distances
+            anchored.append(distances.apply(person, anchor, stamp))
         people = anchored
         self._distances.retain(active_ids)
+        self._detector_distances.retain(active_ids)
         if depth is not None:
             timings["depth"] = (time.perf_counter() - t3) * 1e3
         return FrameResult(
@@ -233,6 +293,7 @@ class PosePipeline:
             detector_ran=detected,
             lift_failures=lift_failures,
             depth_fallbacks=fallbacks,
+            counts=counts,
         )
 
     def _lift(
@@ -251,11 +312,14 @@ class PosePipeline:
         for i, (_, pose) in enumerate(published):
             uv[i], z_rel[i], confidence[i] = pose.uv, pose.z_rel, pose.confidence
         root_filters: list[Callable[[float], float] | None] = [None] * n
-        if self._smoothers.enabled:  # everyone's keypoints in one batched filter step
-            smoothers = [self._smoothers.get(person_id) for person_id, _ in published]
-            active = [s for s in smoothers if s is not None]
-            uv, z_rel = PersonSmoother.smooth_many(active, uv, z_rel, stamp)
-            root_filters = [s.root_depth_filter(stamp) for s in active]
+        if self._smoothers.enabled:  # everyone's keypoints in one batched filter step per bank
+            for bank, rows in self._smoothing_groups(published):
+                active = [s for s in (bank.get(published[i][0]) for i in rows) if s is not None]
+                uv[rows], z_rel[rows] = PersonSmoother.smooth_many(
+                    active, uv[rows], z_rel[rows], stamp
+                )
+                for i, smoother in zip(rows, active, strict=True):
+                    root_filters[i] = smoother.root_depth_filter(stamp)
         lifted = lift_poses(
             uv,
             z_rel,
@@ -274,6 +338,7 @@ class PosePipeline:
                 xyz=result.xyz,
                 confidence=result.confidence,
                 root_depth=result.root_depth,
+                keypoint_source=pose.source,
             )
             for i, ((person_id, pose), result) in enumerate(zip(published, lifted, strict=True))
             if result.ok
@@ -281,9 +346,25 @@ class PosePipeline:
         self._correct_bones(people)
         return people
 
+    def _smoothing_groups(
+        self, published: Sequence[tuple[str, Pose25D]]
+    ) -> list[tuple[SmootherBank, list[int]]]:
+        """The rows of ``published`` by the bank that smooths them: the pose model's poses and
+        the detector-keypoint poses never share filters (one's depths are not the other's)."""
+        model = [
+            i for i, (_, pose) in enumerate(published) if pose.source != KEYPOINT_SOURCE_DETECTOR
+        ]
+        detector = [
+            i for i, (_, pose) in enumerate(published) if pose.source == KEYPOINT_SOURCE_DETECTOR
+        ]
+        groups = ((self._smoothers, model), (self._detector_smoothers, detector))
+        return [(bank, rows) for bank, rows in groups if rows]
+
     def _correct_bones(self, people: Sequence[Person3D]) -> None:
         """Give everyone's bones their estimated lengths (joints stay on their rays), in one
-        batched call."""
+        batched call. Detector-keypoint people are left as lifted: their flat skeletons' bone
+        lengths are not measurements, and corrected lengths would invent depths for them."""
+        people = [p for p in people if p.keypoint_source != KEYPOINT_SOURCE_DETECTOR]
         if not people or not self._bones.enabled:
             return
         corrections = self._bones.correct_many(
@@ -308,9 +389,12 @@ class PosePipeline:
         """Forget every tracked person (e.g. after the camera stream changed)."""
         self._tracker.reset()
         self._smoothers = self._new_smoother_bank()
+        self._detector_smoothers = self._new_smoother_bank()
         self._bones.retain(())
         self._distances.retain(())
+        self._detector_distances.retain(())
         self._frames_since_detection = 0
+        self._only_detector_sees = False
         self.model.reset()
 
     def close(self) -> None:
@@ -323,10 +407,15 @@ def _observe(
     tracker: PersonTracker, targets: Sequence[Target], poses: Sequence[Pose25D]
 ) -> list[tuple[str, Pose25D]]:
     """Hand the model's poses to the tracker: all of them for a whole-image search (the model
-    may find several people there), else paired with the crops they came from."""
+    may find several people there), else paired with the crops they came from (None for the
+    crops the model was not run on: the tracker falls back on their detections' keypoints)."""
     if len(targets) == 1 and targets[0].track is None:
         return tracker.observe([targets[0]] * len(poses), poses)
-    return tracker.observe(targets, pair_poses(targets, poses))
+    modelled = [target for target in targets if target.pose_model]
+    paired = iter(pair_poses(modelled, poses))
+    return tracker.observe(
+        targets, [next(paired) if target.pose_model else None for target in targets]
+    )
 
 
 def pair_poses(targets: Sequence[Target], poses: Sequence[Pose25D]) -> list[Pose25D | None]:

@@ -15,6 +15,13 @@ RootDepthSource = Literal["limb_lengths", "depth"]
 ROOT_DEPTH_LIMB_LENGTHS: Final = "limb_lengths"
 ROOT_DEPTH_DEPTH_IMAGE: Final = "depth"
 
+# Where a person's keypoints came from: the pose model, or (when the pose model found nobody in
+# the person's crop, or the person was beyond ``max_pose_people``) the person detector's own
+# 17 keypoints (see ``core/people/detector_keypoints.py``).
+KeypointSource = Literal["pose_model", "detector"]
+KEYPOINT_SOURCE_POSE_MODEL: Final = "pose_model"
+KEYPOINT_SOURCE_DETECTOR: Final = "detector"
+
 
 @dataclass(frozen=True)
 class Box:
@@ -50,6 +57,7 @@ class Pose25D:
     confidence: FloatArray
     box: Box
     score: float
+    source: KeypointSource = "pose_model"
 
 
 @dataclass
@@ -57,7 +65,8 @@ class Person3D:
     """One person's metric skeleton in the camera optical frame (x right, y down, z forward).
 
     ``xyz`` (34, 3) metres; keypoints that could not be lifted have confidence 0.
-    ``root_depth_source`` says what fixed the skeleton's distance (see ``RootDepthSource``).
+    ``root_depth_source`` says what fixed the skeleton's distance (see ``RootDepthSource``);
+    ``keypoint_source`` what gave the keypoints (see ``KeypointSource``).
     """
 
     id: str
@@ -68,4 +77,30 @@ class Person3D:
     confidence: FloatArray
     root_depth: float = float("nan")
     root_depth_source: RootDepthSource = "limb_lengths"
+    keypoint_source: KeypointSource = "pose_model"
     extras: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PeopleCounts:
+    """How one frame's people fared, for /diagnostics (a sum over frames adds them up).
+
+    ``detected``: people the detector reported (0 on a frame it did not run); ``fitted``:
+    people published with the pose model's keypoints; ``from_detector``: people published from
+    the detector's keypoints (the model found nobody in their crop, or they were beyond
+    ``max_pose_people``); ``dropped``: detected people neither tracked nor published (beyond
+    ``max_people``, or too few confident keypoints to follow them).
+    """
+
+    detected: int = 0
+    fitted: int = 0
+    from_detector: int = 0
+    dropped: int = 0
+
+    def __add__(self, other: PeopleCounts) -> PeopleCounts:
+        return PeopleCounts(
+            self.detected + other.detected,
+            self.fitted + other.fitted,
+            self.from_detector + other.from_detector,
+            self.dropped + other.dropped,
+        )

@@ -31,11 +31,18 @@ constant-velocity prediction is capped (at most ``max_age_s`` of motion, and at 
 body's size on each axis), so across a long gap the predicted place stays next to the last one
 and a person who stood still is still matched.
 
+A detected person the pose model gives no person-like pose for (cut off by the border,
+back-turned, side-on), or whose crop the pipeline did not give the model (``pose_model`` False:
+beyond ``max_pose_people``), is still seen: their pose is made from the detector's own keypoints
+(:func:`~bodypose3d_ros.core.people.detector_keypoints.detection_pose`, ``source="detector"``),
+counts towards confirmation like any find and is published under the same id the pose model's
+poses get before and after. Only a detection without enough confident keypoints to track is
+not seen; it is counted in :attr:`PersonTracker.dropped`.
+
 An unconfirmed track whose detection crops gave no person-like pose ``_BARREN_LIMIT`` times in a
-row (someone the detector sees but the pose model never makes out, such as a person mostly cut
-off by the border) stops costing a crop: the detector's finds keep it alive, so no new track
-replaces it, and its crop is tried again once every ``max_age_s`` in case the person became
-visible.
+row (someone the detector sees but the pose model never makes out) stops costing the model a
+crop: it goes on from the detector's keypoints, and the model is asked again once every
+``max_age_s`` in case the person became visible.
 
 Time comes from the frames' stamps. A stamp that repeats or goes back (a bag played in a loop,
 a restarted driver) advances the tracker's own clock by the typical frame period instead, so
@@ -54,7 +61,8 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from bodypose3d_ros.core.people.detection import COCO17_TO_SKELETON, Detection
-from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
+from bodypose3d_ros.core.people.detector_keypoints import detection_pose
+from bodypose3d_ros.core.types import KEYPOINT_SOURCE_DETECTOR, Box, FloatArray, Pose25D
 
 ID_PREFIX: Final = "body_"
 # COCO's per-keypoint OKS constants (nose .. ankles): how far a keypoint may be off, relative
@@ -119,12 +127,16 @@ class Target:
     ``found`` says the crop comes from a finder (a detection, or a search): a good pose in it
     counts towards the track's confirmation. ``verify`` marks a crop that follows a published
     person the detector missed: its pose must prove to be that person before it is taken.
+    ``detection`` is the detector's find the crop came from (its keypoints stand in when the
+    model gives no pose); ``pose_model`` False means the model is not run on this crop.
     """
 
     track: int | None
     box: Box
     found: bool
     verify: bool = False
+    detection: Detection | None = None
+    pose_model: bool = True
 
 
 @dataclass
@@ -290,6 +302,7 @@ class PersonTracker:
         self.hits_when_following = False  # with no detector, following is the only finding
         self._size = (0, 0)  # width, height of the current frame (known once targets are made)
         self._detections: FloatArray = np.zeros((0, 4))  # this frame's detection boxes
+        self.dropped = 0  # this frame's detections neither tracked nor seen (see the module doc)
 
     # ------------------------------------------------------------------------------ state
     @property
@@ -302,6 +315,11 @@ class PersonTracker:
         """Ids of the published (confirmed) people not yet expired, oldest first."""
         ids = [t.id for t in self._tracks.values() if t.id]
         return sorted(ids, key=_id_number)
+
+    def is_published(self, key: int) -> bool:
+        """Whether the track ``key`` (a :class:`Target`'s ``track``) is a published person."""
+        track = self._tracks.get(key)
+        return track is not None and bool(track.id)
 
     @property
     def seen_now(self) -> bool:
@@ -334,6 +352,7 @@ class PersonTracker:
                 self._clock += self._period
         self._last_stamp = stamp
         self._frame += 1
+        self.dropped = 0
         lost, self._lost_pending = self._lost_pending, []
         for key, track in list(self._tracks.items()):
             if self._expired(track):
@@ -421,11 +440,9 @@ class PersonTracker:
         keys = self._associate(detections)
         targets: list[tuple[tuple[bool, float], Target]] = []
         for key, det in zip(keys, detections, strict=True):
-            track = self._tracks[key]
-            if not track.id and self._clock < track.next_try:  # barren: no crop for now
-                self._sighted(track, _corners(det.box), float(det.score))
-                continue
-            targets.append(((not track.id, -float(det.score)), Target(key, det.box, True)))
+            barren = not self._tracks[key].id and self._clock < self._tracks[key].next_try
+            target = Target(key, det.box, True, detection=det, pose_model=not barren)
+            targets.append(((not self._tracks[key].id, -float(det.score)), target))
         if width > 0 and height > 0:
             matched = set(keys)
             for track in self._tracks.values():
@@ -435,7 +452,9 @@ class PersonTracker:
                 if box is not None:
                     target = Target(track.key, box, False, verify=True)
                     targets.append(((False, -track.score), target))
-        return self._capped(targets)
+        capped = self._capped(targets)
+        self.dropped += len(detections) - sum(1 for t in capped if t.detection is not None)
+        return capped
 
     def _capped(self, ranked: list[tuple[tuple[bool, float], Target]]) -> list[Target]:
         ranked.sort(key=lambda item: item[0])
@@ -521,6 +540,13 @@ class PersonTracker:
         for target, pose in zip(targets, poses, strict=True):
             keypoints = None if pose is None else next(tables)
             person = keypoints is not None and keypoints.confident >= p.min_confident_keypoints
+            if not person and target.detection is not None and target.track in self._tracks:
+                if target.pose_model:
+                    self._barren(self._tracks[target.track])
+                pose, keypoints = self._detector_pose(target.detection)
+                person = keypoints is not None
+                if not person:
+                    self.dropped += 1
             if target.track is None:
                 if pose is not None and keypoints is not None and person:
                     searched.append((pose, keypoints))
@@ -535,12 +561,10 @@ class PersonTracker:
                 if target.verify and not self._is_followed_person(item):
                     continue  # not provably the person followed: they coast instead
                 seen.append(item)
-                track.barren = 0
-            elif detected is not None:  # the detector saw someone the model could not make out
+                if pose.source != KEYPOINT_SOURCE_DETECTOR:
+                    track.barren = 0
+            elif detected is not None:  # seen by the detector, too little of them to track
                 self._sighted(track, detected, track.score)
-                track.barren += 1
-                if not track.id and track.barren >= _BARREN_LIMIT:
-                    track.next_try = self._clock + p.max_age_s
         if searched:
             detections = [
                 pose_to_detection(pose, p.min_keypoint_confidence) for pose, _ in searched
@@ -565,6 +589,24 @@ class PersonTracker:
             published.append((track.id, poses_of[track.key]))
         published.sort(key=lambda item: _id_number(item[0]))
         return published
+
+    def _barren(self, track: _Track) -> None:
+        """The model gave no person-like pose for a detection of ``track`` (see the module doc)."""
+        track.barren += 1
+        if not track.id and track.barren >= _BARREN_LIMIT:
+            track.next_try = self._clock + self.params.max_age_s
+
+    def _detector_pose(self, detection: Detection) -> tuple[Pose25D | None, _Keypoints | None]:
+        """The detection's own keypoints as a pose, with what the tracker reads of it; None
+        when fewer than ``_MIN_SHARED_KEYPOINTS`` of them are confident (too little to follow
+        or match the person by)."""
+        pose = detection_pose(detection)
+        if pose is None:
+            return None, None
+        keypoints = _keypoint_tables([pose], self.params.min_keypoint_confidence)[0]
+        if keypoints.confident < _MIN_SHARED_KEYPOINTS:
+            return None, None
+        return pose, keypoints
 
     def _distinct(self, seen: list[_Seen]) -> list[_Seen]:
         """One pose per person and per track.
