@@ -28,6 +28,7 @@ import numpy as np
 from bodypose3d_ros.core.camera.intrinsics import DEFAULT_FOCAL_RATIO, Intrinsics
 from bodypose3d_ros.core.output.drawing import draw_overlay, plot_3d
 from bodypose3d_ros.core.output.result_json import frame_to_json
+from bodypose3d_ros.core.pipeline import DEFAULT_MAX_POSE_PEOPLE
 from bodypose3d_ros.node_process import NodeProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_FOCAL_RATIO,
         help="CameraInfo focal length = ratio x width (the photo has no calibration)",
+    )
+    parser.add_argument(
+        "--max-pose-people",
+        type=int,
+        default=DEFAULT_MAX_POSE_PEOPLE,
+        help="the node's max_pose_people: most people a frame given the full pose model; "
+        "everyone else found is published from the detector's keypoints",
     )
     parser.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     parser.add_argument("--startup-timeout", type=float, default=120.0)
@@ -140,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     node_process = NodeProcess(
-        parameters={"backend": "blazepose", "input_reliability": "reliable"},
+        parameters={"backend": "blazepose", "input_reliability": "reliable",
+                    "max_pose_people": args.max_pose_people},
         remaps={"image": CAMERA_TOPIC, "camera_info": INFO_TOPIC,
                 "poses": "/demo/poses", "markers": "/demo/markers"},
     )  # fmt: skip

@@ -48,7 +48,14 @@ from bodypose3d_ros.core.output.result_json import frame_to_json
 from bodypose3d_ros.core.people.detection import PersonDetector
 from bodypose3d_ros.core.people.detectors.factory import DETECTORS, create_detector
 from bodypose3d_ros.core.people.tracking import TrackerParams
-from bodypose3d_ros.core.pipeline import FrameResult, PipelineConfig, PoseModel, PosePipeline
+from bodypose3d_ros.core.pipeline import (
+    DEFAULT_MAX_POSE_PEOPLE,
+    MAX_POSE_PEOPLE_RANGE,
+    FrameResult,
+    PipelineConfig,
+    PoseModel,
+    PosePipeline,
+)
 from bodypose3d_ros.core.types import Person3D
 
 FALLBACK_FPS: Final = 30.0
@@ -98,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--track-max-missed-frames", type=int, default=tracking.max_missed_frames,
         help="video: a person is lost only once unseen in this many frames in a row as well",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-pose-people", type=int, default=DEFAULT_MAX_POSE_PEOPLE,
+        help="most people per frame given the full pose model (published and nearest first); "
+        "everyone else found is written from the detector's keypoints "
+        '("keypoint_source": "detector"), '
+        f"{MAX_POSE_PEOPLE_RANGE[0]}..{MAX_POSE_PEOPLE_RANGE[1]}",
     )  # fmt: skip
     for name in ("fx", "fy", "cx", "cy"):
         parser.add_argument(f"--{name}", type=float, help="camera intrinsics in pixels")
@@ -181,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         value = getattr(args, option)
         if value is not None and not (math.isfinite(value) and value >= 0):
             parser.error(f"--{option} must be a finite number of seconds >= 0")
+    if not MAX_POSE_PEOPLE_RANGE[0] <= args.max_pose_people <= MAX_POSE_PEOPLE_RANGE[1]:
+        low, high = MAX_POSE_PEOPLE_RANGE
+        parser.error(f"--max-pose-people must be within {low}..{high}")
     if args.engine == "triton":
         if args.backend != "bodypose3dnet":
             parser.error("--engine triton serves BodyPose3DNet: add --backend bodypose3dnet")
@@ -249,6 +266,7 @@ class _Runner:
             smoothing=smoothing,
             tracker=tracker,
             bone_length_correction=not self._args.no_bone_correction,
+            max_pose_people=self._args.max_pose_people,
         )
         # Pipelines are never closed here: the runner closes the shared model and detector.
         return PosePipeline(model, config, self.detector())

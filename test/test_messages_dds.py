@@ -58,8 +58,10 @@ def test_pose3d_has_exactly_the_agreed_fields() -> None:
         "roi": "sensor_msgs/RegionOfInterest",
         "keypoints": "bodypose3d_ros/Keypoint3D[34]",
         "root_depth_source": "uint8",
+        "keypoint_source": "uint8",
     }
     assert (msg.Pose3D.ROOT_DEPTH_LIMB_LENGTHS, msg.Pose3D.ROOT_DEPTH_DEPTH_IMAGE) == (0, 1)
+    assert (msg.Pose3D.KEYPOINT_SOURCE_POSE_MODEL, msg.Pose3D.KEYPOINT_SOURCE_DETECTOR) == (0, 1)
     assert msg.Pose3DArray.get_fields_and_field_types() == {
         "header": "std_msgs/Header",
         "poses": "sequence<bodypose3d_ros/Pose3D>",

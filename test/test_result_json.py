@@ -175,6 +175,23 @@ def test_person_says_where_its_distance_came_from() -> None:
         validate_frame_json(record)
 
 
+def test_person_says_where_its_keypoints_came_from() -> None:
+    import dataclasses
+
+    import jsonschema
+
+    from_detector = dataclasses.replace(_person(), keypoint_source="detector")
+    record = frame_to_json("cam.png", 640, 480, "blazepose", INTRINSICS, [_person(), from_detector])
+    validate_frame_json(record)
+    assert [p["keypoint_source"] for p in record["people"]] == ["pose_model", "detector"]
+    record["people"][0]["keypoint_source"] = "guess"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_frame_json(record)
+    del record["people"][0]["keypoint_source"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_frame_json(record)
+
+
 # jsonschema 3.2 (Ubuntu 22.04, ROS 2 Humble) as far as validators go: draft 7 is its newest.
 JSONSCHEMA_3_2 = SimpleNamespace(__version__="3.2.0", Draft7Validator=jsonschema.Draft7Validator)
 

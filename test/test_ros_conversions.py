@@ -383,6 +383,20 @@ def test_root_depth_source_is_published_and_read_back() -> None:
     assert [p.root_depth_source for p in back] == ["limb_lengths", "depth"]
 
 
+def test_keypoint_source_is_published_and_read_back() -> None:
+    import dataclasses
+
+    header = Header(stamp=Time(sec=5, nanosec=0), frame_id="cam_optical")
+    fitted = _person("body_1", 3, Box(0.0, 0.0, 10.0, 10.0))
+    from_detector = dataclasses.replace(fitted, id="body_2", keypoint_source="detector")
+    out = people_to_pose_array(header, [fitted, from_detector], 640, 480)
+    assert [p.keypoint_source for p in out.poses] == [
+        Pose3D.KEYPOINT_SOURCE_POSE_MODEL, Pose3D.KEYPOINT_SOURCE_DETECTOR
+    ]  # fmt: skip
+    back = pose_array_to_people(out)
+    assert [p.keypoint_source for p in back] == ["pose_model", "detector"]
+
+
 def test_depth_image_message_decodes_to_metres() -> None:
     from bodypose3d_ros.core.depth.depth_image import DepthImageError
     from bodypose3d_ros.ros.conversions import image_to_depth, stamp_seconds

@@ -257,3 +257,17 @@ def test_depth_fallbacks_and_image_notes_are_counted_by_cause() -> None:
     assert values["depth image: values too small for the unit"] == "5"
     assert values["depth publishers"] == "1"
     assert values["depth topic"] == "/depth"
+
+
+def test_people_counts_of_frames_add_up_into_the_message() -> None:
+    from bodypose3d_ros.core.types import PeopleCounts
+
+    frames = [PeopleCounts(3, 2, 1, 0), PeopleCounts(12, 8, 3, 1), PeopleCounts()]
+    total = sum(frames, PeopleCounts())
+    assert total == PeopleCounts(detected=15, fitted=10, from_detector=4, dropped=1)
+    values = _values(_status(people=total))
+    assert int(values["people detected"]) == 15
+    assert int(values["people fitted by the pose model"]) == 10
+    assert int(values["people published from detector keypoints"]) == 4
+    assert int(values["people dropped"]) == 1
+    assert int(_values(_status())["people dropped"]) == 0  # nothing counted: 0, not missing

@@ -226,3 +226,29 @@ def test_points_written_directly_equal_those_written_through_checking_setters() 
     assert first == second
     joints = first.markers[2].points  # body_2's joints: every keypoint, in order
     np.testing.assert_array_equal([[p.x, p.y, p.z] for p in joints], people[1].xyz)
+
+
+def test_detector_keypoint_people_are_drawn_visibly_apart_in_the_same_slots() -> None:
+    import dataclasses
+
+    from bodypose3d_ros.ros.markers import DETECTOR_RGB
+
+    fitted = _person("a")
+    from_detector = dataclasses.replace(_person("b", seed=1), keypoint_source="detector")
+    builder = MarkerBuilder()
+    markers = _by_key(builder.build(HEADER, [fitted, from_detector], []))
+    model_joints, model_bones = markers[("body/a", 0)], markers[("body/a", 1)]
+    joints, bones = markers[("body/b", 0)], markers[("body/b", 1)]
+    assert model_joints.type == Marker.SPHERE_LIST
+    assert joints.type == Marker.CUBE_LIST
+    assert bones.scale.x < model_bones.scale.x
+    for marker in (joints, bones):
+        assert len(marker.colors) == len(marker.points) > 0
+        assert {(c.r, c.g, c.b) for c in marker.colors} == {DETECTOR_RGB}
+    assert len({(c.r, c.g, c.b) for c in model_joints.colors}) > 1  # by body side
+    # The pooled markers are refilled per person: swapping the two swaps the styles back.
+    swapped = _by_key(builder.build(HEADER, [from_detector, fitted], []))
+    assert swapped[("body/a", 0)].type == Marker.SPHERE_LIST
+    assert swapped[("body/b", 0)].type == Marker.CUBE_LIST
+    assert swapped[("body/a", 1)].scale.x == pytest.approx(0.02)
+    assert len({(c.r, c.g, c.b) for c in swapped[("body/a", 0)].colors}) > 1

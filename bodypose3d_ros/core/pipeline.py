@@ -18,9 +18,9 @@ crops a frame go to the model (``pose_budget``: published people, then the neare
 person beyond that, or one the model finds nobody in, is published from the detector's own
 keypoints (``detector_keypoints``, ``keypoint_source`` "detector"), under the same id. Those
 poses have their own smoothing filters and distance continuity and never feed the bone-length
-estimates: their flat, depth-less skeletons would drag the model's values. A frame after one that published such a
-person, or with more people to follow than ``max_pose_people``, runs the detector whatever
-``detection_interval`` says: only the detector sees those people.
+estimates: their flat, depth-less skeletons would drag the model's values. A frame after one that
+published such a person, or with more people to follow than ``max_pose_people``, runs the
+detector whatever ``detection_interval`` says: only the detector sees those people.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ _BOX_FIT_WEIGHT: Final = 0.1
 # People per frame given the full pose model by default. 8 keeps a crowd frame's cost near an
 # 8-person frame's (the rest cost a lift each, no model crop) and fits one BodyPose3DNet batch.
 DEFAULT_MAX_POSE_PEOPLE: Final = 8
+# Its bounds: 0 publishes everyone from the detector's keypoints; more than 64 full skeletons a
+# frame is beyond any CPU or GPU budget this package runs in.
+MAX_POSE_PEOPLE_RANGE: Final = (0, 64)
 
 
 class PoseModel(Protocol):
@@ -154,8 +157,11 @@ class PosePipeline:
             raise ValueError(
                 f"detection_interval must be >= 1, got {self.config.detection_interval}"
             )
-        if self.config.max_pose_people < 0:
-            raise ValueError(f"max_pose_people must be >= 0, got {self.config.max_pose_people}")
+        low, high = MAX_POSE_PEOPLE_RANGE
+        if not low <= self.config.max_pose_people <= high:
+            raise ValueError(
+                f"max_pose_people must be within {low}..{high}, got {self.config.max_pose_people}"
+            )
         self._tracker = PersonTracker(self.config.tracker)
         self._tracker.hits_when_following = detector is None
         self._smoothers = self._new_smoother_bank()

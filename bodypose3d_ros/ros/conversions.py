@@ -31,9 +31,12 @@ from bodypose3d_ros.core.image.image_decode import (
     decode_raw,
 )
 from bodypose3d_ros.core.types import (
+    KEYPOINT_SOURCE_DETECTOR,
+    KEYPOINT_SOURCE_POSE_MODEL,
     ROOT_DEPTH_DEPTH_IMAGE,
     ROOT_DEPTH_LIMB_LENGTHS,
     Box,
+    KeypointSource,
     Person3D,
     RootDepthSource,
 )
@@ -177,6 +180,14 @@ _MSG_TO_SOURCE: dict[int, RootDepthSource] = {
     Pose3D.ROOT_DEPTH_LIMB_LENGTHS: "limb_lengths",
     Pose3D.ROOT_DEPTH_DEPTH_IMAGE: "depth",
 }
+_KEYPOINT_SOURCE_TO_MSG: dict[str, int] = {
+    KEYPOINT_SOURCE_POSE_MODEL: Pose3D.KEYPOINT_SOURCE_POSE_MODEL,
+    KEYPOINT_SOURCE_DETECTOR: Pose3D.KEYPOINT_SOURCE_DETECTOR,
+}
+_MSG_TO_KEYPOINT_SOURCE: dict[int, KeypointSource] = {
+    Pose3D.KEYPOINT_SOURCE_POSE_MODEL: "pose_model",
+    Pose3D.KEYPOINT_SOURCE_DETECTOR: "detector",
+}
 
 
 def person_to_pose(header: Header, person: Person3D, image_width: int, image_height: int) -> Pose3D:
@@ -199,6 +210,7 @@ def fill_pose(
     pose.score = score if math.isfinite(score) else 0.0
     pose.roi = box_to_roi(person.box, image_width, image_height)
     pose.root_depth_source = _SOURCE_TO_MSG[person.root_depth_source]
+    pose.keypoint_source = _KEYPOINT_SOURCE_TO_MSG[person.keypoint_source]
     keypoints = pose.keypoints
     if rows is None:
         rows = _keypoint_rows(person)
@@ -288,6 +300,7 @@ def pose_array_to_people(msg: Pose3DArray) -> list[Person3D]:
                 xyz=rows[:, 2:5].copy(),
                 confidence=rows[:, 5].copy(),
                 root_depth_source=_MSG_TO_SOURCE.get(pose.root_depth_source, "limb_lengths"),
+                keypoint_source=_MSG_TO_KEYPOINT_SOURCE.get(pose.keypoint_source, "pose_model"),
             )
         )
     return people

@@ -6,6 +6,11 @@ person's skeleton is updated rather than piled up, and a person who is lost is r
 DELETE actions instead of lingering as a stale skeleton. A person with nothing confident to draw is
 deleted the same way (an ADD with no points would leave RViz's last drawing in place).
 
+A person published from the detector's keypoints (``keypoint_source`` "detector": the pose model
+found nobody in their crop, or they were beyond ``max_pose_people``) is drawn visibly apart: grey
+cubes for joints and bones half as wide, one colour for the whole body, since their joints are
+fewer and lie in one plane (no depth of their own).
+
 Colours are per point in 0..1 (RViz's range) by body side, from ``skeleton.SIDE_COLORS``. The
 ColorRGBA objects are made once per builder and shared by every marker it builds (half the build
 time); treat the built markers as read-only.
@@ -31,7 +36,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.types import Person3D
+from bodypose3d_ros.core.types import KEYPOINT_SOURCE_DETECTOR, Person3D
 from bodypose3d_ros.ros.conversions import copy_header, setters_validate
 
 JOINTS_ID: Final = 0
@@ -48,6 +53,10 @@ _CENTER_RGB: Final = skeleton.SIDE_COLORS["center"]
 _BONE_ENDS: Final[tuple[tuple[int, int], ...]] = tuple(
     (int(a), int(b)) for a, b in skeleton.DRAWN_BONES
 )
+# The one colour of a person published from the detector's keypoints (light grey).
+DETECTOR_RGB: Final = (0.7, 0.7, 0.7)
+DETECTOR_JOINT_TYPE: Final = Marker.CUBE_LIST
+DETECTOR_BONE_WIDTH_RATIO: Final = 0.5
 
 
 def _color(rgb: tuple[float, float, float]) -> ColorRGBA:
@@ -80,6 +89,7 @@ class MarkerBuilder:
         self._lifetime = (int(whole), min(round((lifetime_s - whole) * 1e9), 999_999_999))
         self._joint_colors = [_color(rgb) for rgb in _JOINT_RGB]
         self._bone_end_colors = [[_color(rgb)] * 2 for rgb in _BONE_RGB]
+        self._detector_color = _color(DETECTOR_RGB)
         # Per person slot of a frame: its joints and bones markers and one Point per keypoint.
         self._pool: list[tuple[Marker, Marker, list[Point]]] = []
 
@@ -148,6 +158,8 @@ class MarkerBuilder:
         if not joint_list:
             return self._deletes(header, ns)
         joints, bones, slot_points = self._slot(slot, len(xyz))
+        from_detector = person.keypoint_source == KEYPOINT_SOURCE_DETECTOR
+        joints.type = DETECTOR_JOINT_TYPE if from_detector else Marker.SPHERE_LIST
         joints.header = stamp
         joints.ns = ns
         points = [slot_points[i] for i in joint_list]
@@ -158,17 +170,25 @@ class MarkerBuilder:
             for point, i in zip(points, joint_list, strict=True):
                 point._x, point._y, point._z = xyz[i]
         joints.points = points
-        joint_colors = self._joint_colors
-        joints.colors = [joint_colors[i] for i in joint_list]
+        if from_detector:
+            joints.colors = [self._detector_color] * len(joint_list)
+        else:
+            joint_colors = self._joint_colors
+            joints.colors = [joint_colors[i] for i in joint_list]
         if not bone_list:
             return [joints, self._delete(header, ns, BONES_ID)]
         bones.header = stamp
         bones.ns = ns
+        ratio = DETECTOR_BONE_WIDTH_RATIO if from_detector else 1.0
+        bones.scale.x = self.bone_width * ratio
         # Bone ends share the joints' Point objects (read-only once built): half the allocations.
         ends = _BONE_ENDS
         bones.points = [slot_points[j] for b in bone_list for j in ends[b]]
-        end_colors = self._bone_end_colors
-        bones.colors = [color for b in bone_list for color in end_colors[b]]
+        if from_detector:
+            bones.colors = [self._detector_color] * (2 * len(bone_list))
+        else:
+            end_colors = self._bone_end_colors
+            bones.colors = [color for b in bone_list for color in end_colors[b]]
         return [joints, bones]
 
     def _slot(self, slot: int, keypoints: int) -> tuple[Marker, Marker, list[Point]]:

@@ -19,6 +19,7 @@ from bodypose3d_ros.core.models.factory import BACKENDS
 from bodypose3d_ros.core.people.detectors.factory import DEFAULT_MIN_SCORE, DETECTORS
 from bodypose3d_ros.core.people.detectors.movenet import DEFAULT_INPUT_SIZE, MoveNetParams
 from bodypose3d_ros.core.people.tracking import TrackerParams
+from bodypose3d_ros.core.pipeline import DEFAULT_MAX_POSE_PEOPLE, MAX_POSE_PEOPLE_RANGE
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
 
 ENGINES = ("auto", "onnxruntime", "tensorrt", "triton")
@@ -73,6 +74,7 @@ class NodeParameters:
     track_max_missed_frames: int = 2
     track_min_hits: int = 3
     max_people: int = 64
+    max_pose_people: int = DEFAULT_MAX_POSE_PEOPLE
     marker_min_confidence: float = 0.3
     marker_lifetime_s: float = 0.5
     publish_markers: bool = True
@@ -176,6 +178,10 @@ DESCRIPTIONS: dict[str, str] = {
     "track_min_hits": "a new person is published after being found in this many processed frames",
     "max_people": "most people tracked (and cropped) per frame (64: more than the detector "
     "finds, so nobody found is dropped)",
+    "max_pose_people": "most people per frame given the full pose model, published people and "
+    "then the nearest first (depth image, else the largest box); everyone else the detector "
+    "sees is published from its keypoints (keypoint_source detector), "
+    f"{MAX_POSE_PEOPLE_RANGE[0]}..{MAX_POSE_PEOPLE_RANGE[1]}",
     "marker_min_confidence": "joints and bones below this confidence are not drawn in RViz",
     "marker_lifetime_s": "seconds RViz keeps a skeleton that is not refreshed (0 = forever)",
     "publish_markers": "publish visualization_msgs/MarkerArray skeletons on 'markers'",
@@ -277,6 +283,12 @@ def _checked(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             MoveNetParams(input_size=values["detector_input_size"])
         except ValueError as error:
             problems.append(f"detector_input_size={values['detector_input_size']!r}: {error}")
+    low_people, high_people = MAX_POSE_PEOPLE_RANGE
+    if not low_people <= values["max_pose_people"] <= high_people:
+        problems.append(
+            f"max_pose_people={values['max_pose_people']!r} must be within "
+            f"{low_people}..{high_people}"
+        )
     if values["person_min_keypoints"] > NUM_KEYPOINTS:
         problems.append(
             f"person_min_keypoints={values['person_min_keypoints']!r} must be <= {NUM_KEYPOINTS}"

@@ -19,6 +19,8 @@ from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.camera.distortion import DISTORTION_MODELS
 from bodypose3d_ros.core.camera.intrinsics import INTRINSICS_SOURCES, Intrinsics
 from bodypose3d_ros.core.types import (
+    KEYPOINT_SOURCE_DETECTOR,
+    KEYPOINT_SOURCE_POSE_MODEL,
     ROOT_DEPTH_DEPTH_IMAGE,
     ROOT_DEPTH_LIMB_LENGTHS,
     Box,
@@ -84,6 +86,11 @@ FRAME_SCHEMA: Final[dict[str, Any]] = {
                         # What fixed the distance: the limb-length lift or a depth image.
                         "root_depth_source": {
                             "enum": [ROOT_DEPTH_LIMB_LENGTHS, ROOT_DEPTH_DEPTH_IMAGE]
+                        },
+                        # What gave the keypoints: the pose model, or the person detector's
+                        # own 17 keypoints (no depth of their own: one plane facing the camera).
+                        "keypoint_source": {
+                            "enum": [KEYPOINT_SOURCE_POSE_MODEL, KEYPOINT_SOURCE_DETECTOR]
                         },
                         "keypoints": {
                             "type": "array",
@@ -171,6 +178,7 @@ def _person_json(person: Person3D, width: int, height: int) -> dict[str, Any]:
         "score": round(min(max(score, 0.0), 1.0), CONFIDENCE_DECIMALS),
         "roi": roi_json(person.box, width, height),
         "root_depth_source": person.root_depth_source,
+        "keypoint_source": person.keypoint_source,
         "keypoints": [
             {"name": name, "u": u, "v": v, "x": x, "y": y, "z": z, "confidence": c}
             for name, (u, v, x, y, z, c) in zip(skeleton.KEYPOINT_NAMES, rows, strict=True)

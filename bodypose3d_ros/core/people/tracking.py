@@ -39,10 +39,10 @@ counts towards confirmation like any find and is published under the same id the
 poses get before and after. Only a detection without enough confident keypoints to track is
 not seen; it is counted in :attr:`PersonTracker.dropped`.
 
-An unconfirmed track whose detection crops gave no person-like pose ``_BARREN_LIMIT`` times in a
-row (someone the detector sees but the pose model never makes out) stops costing the model a
-crop: it goes on from the detector's keypoints, and the model is asked again once every
-``max_age_s`` in case the person became visible.
+A track whose detection crops gave no person-like pose ``_BARREN_LIMIT`` times in a row (someone
+the detector sees but the pose model does not make out) stops costing the model a crop: it goes
+on from the detector's keypoints, and the model is asked again once every ``max_age_s`` in case
+the person became visible.
 
 Time comes from the frames' stamps. A stamp that repeats or goes back (a bag played in a loop,
 a restarted driver) advances the tracker's own clock by the typical frame period instead, so
@@ -440,9 +440,10 @@ class PersonTracker:
         keys = self._associate(detections)
         targets: list[tuple[tuple[bool, float], Target]] = []
         for key, det in zip(keys, detections, strict=True):
-            barren = not self._tracks[key].id and self._clock < self._tracks[key].next_try
+            track = self._tracks[key]
+            barren = self._clock < track.next_try  # the model is not asked for now
             target = Target(key, det.box, True, detection=det, pose_model=not barren)
-            targets.append(((not self._tracks[key].id, -float(det.score)), target))
+            targets.append(((not track.id, -float(det.score)), target))
         if width > 0 and height > 0:
             matched = set(keys)
             for track in self._tracks.values():
@@ -593,7 +594,7 @@ class PersonTracker:
     def _barren(self, track: _Track) -> None:
         """The model gave no person-like pose for a detection of ``track`` (see the module doc)."""
         track.barren += 1
-        if not track.id and track.barren >= _BARREN_LIMIT:
+        if track.barren >= _BARREN_LIMIT:
             track.next_try = self._clock + self.params.max_age_s
 
     def _detector_pose(self, detection: Detection) -> tuple[Pose25D | None, _Keypoints | None]:
