@@ -1,0 +1,314 @@
+"""Everyone the detector sees is published: from the detector's own keypoints when the pose model
+gives nothing for them, or when they are beyond ``max_pose_people``, under one id throughout.
+
+The cases are real photos and real models (MoveNet, BlazePose): bus.jpg's man cut off by the
+right border, and cut-off, mirrored and rotated versions of the photos. Which people the model
+cannot fit is asked of the model itself on each detection, so the tests hold for any pose model;
+a test fails (never skips) when its photos no longer give the case it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bodypose3d_ros.core import skeleton
+from bodypose3d_ros.core.camera.intrinsics import Intrinsics, default_intrinsics
+from bodypose3d_ros.core.depth.depth_image import DepthImage
+from bodypose3d_ros.core.models.factory import create_model
+from bodypose3d_ros.core.people.detection import COCO17_NAMES, Detection, PersonDetector
+from bodypose3d_ros.core.people.detector_keypoints import detection_pose
+from bodypose3d_ros.core.people.detectors.factory import create_detector
+from bodypose3d_ros.core.people.pose_budget import box_distance
+from bodypose3d_ros.core.people.tracking import TrackerParams, confident_mask
+from bodypose3d_ros.core.pipeline import PipelineConfig, PoseModel, PosePipeline
+from bodypose3d_ros.core.types import Box, Person3D, Pose25D
+
+IDX = skeleton.INDEX
+# Joints the detector does not see: published with confidence 0.
+UNSEEN = [
+    IDX[n]
+    for n in skeleton.KEYPOINT_NAMES
+    if n not in COCO17_NAMES and n not in ("pelvis", "neck", "torso")
+]
+# person.jpg (640x424) seen through a 240 px wide window: at x0 = 0 the window's right border
+# cuts the person (the detector finds them, BlazePose does not); from x0 = 10 on they are whole.
+PAN_WIDTH = 240
+PAN_OFFSETS = (0, 0, 0, 0, 10, 20, 30, 40, 40, 40)
+PAN_PERIOD_S = 0.25  # the model, refused 3 times, is asked again 1 s (track_max_age_s) later
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[PoseModel]:
+    pose_model = create_model("blazepose", None)
+    yield pose_model
+    pose_model.close()
+
+
+@pytest.fixture(scope="module")
+def detector(model_cache_dir: Path) -> Iterator[PersonDetector]:
+    found = create_detector("movenet", cache_dir=str(model_cache_dir))
+    yield found
+    found.close()
+
+
+class _SharedDetector:
+    """The module's detector, lent to a pipeline that must not close it."""
+
+    name = "movenet"
+    description = "shared"
+
+    def __init__(self, detector: PersonDetector) -> None:
+        self._detector = detector
+
+    def detect(self, image_bgr: np.ndarray, stamp: float) -> list[Detection]:
+        return self._detector.detect(image_bgr, stamp)
+
+    def close(self) -> None:
+        pass
+
+
+def _pipeline(
+    model: PoseModel, detector: PersonDetector, **config: object
+) -> PosePipeline:  # fmt: skip
+    return PosePipeline(model, PipelineConfig(**config), _SharedDetector(detector))  # type: ignore[arg-type]
+
+
+def _fits(model: PoseModel, image: np.ndarray, box: Box, k: Intrinsics) -> bool:
+    """Whether the model makes out a person (enough confident keypoints) in this one box."""
+    params = TrackerParams()
+    poses = model.estimate(image, [box], k)
+    return any(
+        int(confident_mask(pose, params.min_keypoint_confidence).sum())
+        >= params.min_confident_keypoints
+        for pose in poses
+    )
+
+
+def _owner(person: Person3D, boxes: Sequence[Box]) -> int:
+    """The detection whose box holds most of the person's confident keypoints."""
+    uv = person.uv[person.confidence >= 0.3]
+    shares = [
+        np.mean(
+            (uv[:, 0] >= b.x)
+            & (uv[:, 0] <= b.x + b.width)
+            & (uv[:, 1] >= b.y)
+            & (uv[:, 1] <= b.y + b.height)
+        )
+        for b in boxes
+    ]
+    return int(np.argmax(shares))
+
+
+def _cases(paths: dict[str, Path]) -> dict[str, np.ndarray]:
+    """Real photos and what a camera would see of them: cut off by a border, mirrored, turned."""
+    bus = cv2.imread(str(paths["bus"]))
+    person = cv2.imread(str(paths["person"]))
+    assert bus is not None
+    assert person is not None
+    return {
+        "bus.jpg (a man cut off by the right border)": bus,
+        "bus.jpg mirrored": np.ascontiguousarray(bus[:, ::-1]),
+        "bus.jpg cut at x = 120": np.ascontiguousarray(bus[:, 120:]),
+        "person.jpg cut off through the body": np.ascontiguousarray(person[:, :PAN_WIDTH]),
+        "person.jpg upside down": cv2.rotate(person, cv2.ROTATE_180),
+    }
+
+
+def _assert_flat_detector_person(person: Person3D) -> None:
+    """What a detector-keypoint person is: no depth of its own, no joints the detector lacks."""
+    assert person.keypoint_source == "detector"
+    assert np.all(person.confidence[UNSEEN] == 0.0)
+    seen = person.confidence > 0.0
+    assert seen.sum() >= 3
+    depths = person.xyz[seen, 2]
+    assert np.all(np.isfinite(person.xyz))
+    assert np.all(depths > 0.0)
+    # z_rel 0 for every joint: the skeleton is one plane facing the camera.
+    assert float(np.ptp(depths)) == pytest.approx(0.0, abs=1e-9)
+
+
+# ------------------------------------------------------------------------------ the mapping
+def test_detector_keypoints_map_onto_the_skeleton_with_the_rest_unseen() -> None:
+    rng = np.random.default_rng(3)
+    keypoints = np.column_stack([rng.uniform(0, 500, (17, 2)), rng.uniform(0.2, 1.0, 17)])
+    pose = detection_pose(Detection(Box(10.0, 20.0, 200.0, 400.0), 0.4, keypoints))
+    assert pose is not None
+    assert pose.source == "detector"
+    assert pose.score == 0.4
+    assert pose.box == Box(10.0, 20.0, 200.0, 400.0)
+    for i, name in enumerate(COCO17_NAMES):
+        np.testing.assert_array_equal(pose.uv[IDX[name]], keypoints[i, :2])
+        assert pose.confidence[IDX[name]] == keypoints[i, 2]
+    coco = {name: i for i, name in enumerate(COCO17_NAMES)}
+    hips = keypoints[[coco["left_hip"], coco["right_hip"]]]
+    shoulders = keypoints[[coco["left_shoulder"], coco["right_shoulder"]]]
+    np.testing.assert_allclose(pose.uv[IDX["pelvis"]], hips[:, :2].mean(axis=0))
+    np.testing.assert_allclose(pose.uv[IDX["neck"]], shoulders[:, :2].mean(axis=0))
+    assert pose.confidence[IDX["torso"]] == min(hips[:, 2].min(), shoulders[:, 2].min())
+    assert np.all(pose.confidence[UNSEEN] == 0.0)
+    np.testing.assert_array_equal(pose.uv[IDX["left_heel"]], pose.uv[IDX["left_ankle"]])
+    assert np.all(pose.z_rel == 0.0)
+    assert detection_pose(Detection(Box(0.0, 0.0, 5.0, 5.0), 0.9, None)) is None
+    keypoints[4, 0] = np.nan
+    assert detection_pose(Detection(Box(0.0, 0.0, 5.0, 5.0), 0.9, keypoints)) is None
+
+
+def test_box_distance_reads_the_depth_image_else_the_box_height() -> None:
+    box = Box(100.0, 50.0, 60.0, 200.0)
+    assert box_distance(box, fy=400.0) == pytest.approx(400.0 * 1.7 / 200.0)
+    values = np.zeros((120, 160), np.uint16)  # half the colour image's resolution
+    values[40:80, 50:80] = 2500  # the middle of the box: 2.5 m
+    depth = DepthImage(values, 0.001)
+    assert box_distance(box, 400.0, depth, (320, 240)) == pytest.approx(2.5)
+    empty = DepthImage(np.zeros((120, 160), np.uint16), 0.001)  # holes only: the box guess
+    assert box_distance(box, 400.0, empty, (320, 240)) == pytest.approx(3.4)
+
+
+# ------------------------------------------------------------------------------ real photos
+def test_everyone_detected_is_published_the_unfitted_from_detector_keypoints(
+    model: PoseModel,
+    detector: PersonDetector,
+    bus_image_path: Path,
+    person_image_path: Path,
+) -> None:
+    unfitted_cases = []
+    for name, image in _cases({"bus": bus_image_path, "person": person_image_path}).items():
+        height, width = image.shape[:2]
+        k = default_intrinsics(width, height)
+        detections = detector.detect(image, 0.0)
+        fits = [_fits(model, image, d.box, k) for d in detections]
+        pipeline = _pipeline(model, detector, tracker=TrackerParams(min_hits=1))
+        result = pipeline.process(image, k, 0.0)  # a still image: the first sighting counts
+        assert len(result.people) == len(detections), name
+        assert len({p.id for p in result.people}) == len(result.people), name
+        owners = sorted(_owner(p, [d.box for d in detections]) for p in result.people)
+        assert owners == list(range(len(detections))), f"{name}: each detection once"
+        for person in result.people:
+            fitted = fits[_owner(person, [d.box for d in detections])]
+            assert person.keypoint_source == ("pose_model" if fitted else "detector"), name
+            if not fitted:
+                _assert_flat_detector_person(person)
+        assert result.counts.detected == len(detections)
+        assert result.counts.fitted == sum(fits)
+        assert result.counts.from_detector == len(fits) - sum(fits)
+        assert result.counts.dropped == 0
+        if not all(fits):
+            unfitted_cases.append(name)
+    # bus.jpg's man at the right border is the case the issue names; the photos must give it.
+    assert "bus.jpg (a man cut off by the right border)" in unfitted_cases, unfitted_cases
+    assert len(unfitted_cases) >= 2, unfitted_cases
+
+
+def _pan(person_image_path: Path) -> list[np.ndarray]:
+    photo = cv2.imread(str(person_image_path))
+    assert photo is not None
+    return [np.ascontiguousarray(photo[:, x0 : x0 + PAN_WIDTH]) for x0 in PAN_OFFSETS]
+
+
+def test_a_person_keeps_their_id_when_the_pose_model_starts_fitting_them(
+    model: PoseModel, detector: PersonDetector, person_image_path: Path
+) -> None:
+    """A camera pans from a person cut off by its border to the whole person: published from
+    the detector's keypoints first, then from the pose model, one id throughout; the flat
+    frames feed neither the model's smoothing filters nor the bone-length estimate."""
+    frames = _pan(person_image_path)
+    height, width = frames[0].shape[:2]
+    k = default_intrinsics(width, height)
+    first_box = detector.detect(frames[0], 0.0)[0].box
+    assert not _fits(model, frames[0], first_box, k), "the cut-off person must be unfittable"
+    raw: list[list[Pose25D]] = []
+    estimate = model.estimate
+
+    def recording(image: np.ndarray, boxes: Sequence[Box], k: Intrinsics) -> list[Pose25D]:
+        poses = estimate(image, boxes, k)
+        raw.append(poses)
+        return poses
+
+    pipeline = _pipeline(model, detector)  # defaults: smoothing, bone correction, min_hits 3
+    sources: list[list[tuple[str, str]]] = []
+    switch_uv: np.ndarray | None = None  # the first pose-model frame's published pixels
+    switch_raw: np.ndarray | None = None  # and the model's own pixels in that frame
+    try:
+        model.estimate = recording  # type: ignore[method-assign]
+        for i, frame in enumerate(frames):
+            result = pipeline.process(frame, k, i * PAN_PERIOD_S)
+            sources.append([(p.id, p.keypoint_source) for p in result.people])
+            if result.people and result.people[0].keypoint_source == "detector":
+                assert pipeline.bone_lengths(result.people[0].id) is None
+                _assert_flat_detector_person(result.people[0])
+            if sources[-1] and sources[-1][0][1] == "pose_model" and switch_uv is None:
+                switch_uv = result.people[0].uv
+                switch_raw = raw[-1][0].uv
+    finally:
+        del model.estimate
+    ids = {person_id for frame in sources for person_id, _ in frame}
+    assert ids == {"body_1"}, sources
+    kinds = [frame[0][1] for frame in sources if frame]
+    assert kinds[0] == "detector", sources
+    assert kinds[-1] == "pose_model", sources
+    switch = kinds.index("pose_model")
+    assert "detector" not in kinds[switch:], sources
+    assert all(len(frame) == 1 for frame in sources[2:]), "published from the 3rd frame on"
+    assert pipeline.bone_lengths("body_1") is not None
+    # The model's first pose passes its (fresh) filter unchanged: not dragged towards the
+    # detector's keypoints of the frames before.
+    np.testing.assert_array_equal(switch_uv, switch_raw)
+
+
+def test_max_pose_people_fits_the_nearest_and_publishes_the_rest_from_the_detector(
+    model: PoseModel, detector: PersonDetector, bus_image_path: Path
+) -> None:
+    image = cv2.imread(str(bus_image_path))
+    assert image is not None
+    height, width = image.shape[:2]
+    k = default_intrinsics(width, height)
+    detections = detector.detect(image, 0.0)
+    boxes = [d.box for d in detections]
+    fits = [_fits(model, image, box, k) for box in boxes]
+    fittable = [i for i, ok in enumerate(fits) if ok]
+    assert len(fittable) >= 2, "bus.jpg has two whole men"
+    largest = max(fittable, key=lambda i: boxes[i].height)
+    smallest = min(fittable, key=lambda i: boxes[i].height)
+    assert largest != smallest
+    counted: list[int] = []
+    estimate = model.estimate
+
+    def counting(image: np.ndarray, crops: Sequence[Box], k: Intrinsics) -> list[Pose25D]:
+        counted.append(len(crops))
+        return estimate(image, crops, k)
+
+    def run(max_pose_people: int, depth: DepthImage | None = None) -> list[Person3D]:
+        pipeline = _pipeline(
+            model, detector, tracker=TrackerParams(min_hits=1), max_pose_people=max_pose_people
+        )
+        result = pipeline.process(image, k, 0.0, depth)
+        assert len(result.people) == len(detections), "everyone is published"
+        assert result.counts.fitted + result.counts.from_detector == len(detections)
+        return result.people
+
+    def fitted_owners(people: list[Person3D]) -> list[int]:
+        return [_owner(p, boxes) for p in people if p.keypoint_source == "pose_model"]
+
+    try:
+        model.estimate = counting  # type: ignore[method-assign]
+        # Without depth the largest box is the nearest.
+        assert fitted_owners(run(1)) == [largest]
+        assert counted[-1] == 1
+        # A depth image that puts the smaller man nearest hands the model to him.
+        values = np.full((height, width), 6000, np.uint16)
+        b = boxes[smallest]
+        values[int(b.y) : int(b.y + b.height), int(b.x) : int(b.x + b.width)] = 1500
+        assert fitted_owners(run(1, DepthImage(values, 0.001))) == [smallest]
+        # 0: everyone from the detector's keypoints, and the model never runs.
+        calls = len(counted)
+        people = run(0)
+        assert len(counted) == calls
+        for person in people:
+            _assert_flat_detector_person(person)
+    finally:
+        del model.estimate
