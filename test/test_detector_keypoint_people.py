@@ -312,3 +312,65 @@ def test_max_pose_people_fits_the_nearest_and_publishes_the_rest_from_the_detect
             _assert_flat_detector_person(person)
     finally:
         del model.estimate
+
+
+# ------------------------------------------------------------------------------ the node
+def test_node_publishes_the_man_at_the_border_with_keypoint_source_detector(
+    model: PoseModel, detector: PersonDetector, bus_image_path: Path
+) -> None:
+    """Over real DDS: bus.jpg streamed to the node; everyone the detector finds arrives in
+    the Pose3DArray, the man BlazePose cannot fit flagged KEYPOINT_SOURCE_DETECTOR, with
+    his own grey cube markers and the /diagnostics counters."""
+    from bodypose3d_ros.msg import Pose3D
+    from node_harness import NodeHarness, make_camera_info, make_image_msg, wait_for
+    from visualization_msgs.msg import Marker
+
+    image = cv2.imread(str(bus_image_path))
+    assert image is not None
+    height, width = image.shape[:2]
+    k = default_intrinsics(width, height)
+    detections = detector.detect(image, 0.0)
+    unfitted = sum(not _fits(model, image, d.box, k) for d in detections)
+    assert unfitted >= 1, "bus.jpg's man at the border must be one the model cannot fit"
+    with NodeHarness(backend="blazepose", detector="movenet") as h:
+        h.start()
+        h.info_pub.publish(make_camera_info(width, height, k.fx, k.fy, k.cx, k.cy))
+        everyone = None
+        for i in range(30):  # published once found track_min_hits times
+            n = len(h.poses)
+            h.image_pub.publish(make_image_msg(image, 900.0 + i / 10, frame_id="bus_cam"))
+            out = h.wait_for_poses(n + 1)[-1]
+            if len(out.poses) == len(detections):
+                everyone = out
+                break
+        assert everyone is not None, "everyone the detector finds is published"
+        sources = [pose.keypoint_source for pose in everyone.poses]
+        assert sources.count(Pose3D.KEYPOINT_SOURCE_DETECTOR) == unfitted
+        assert sources.count(Pose3D.KEYPOINT_SOURCE_POSE_MODEL) == len(detections) - unfitted
+        flagged = [
+            p for p in everyone.poses if p.keypoint_source == Pose3D.KEYPOINT_SOURCE_DETECTOR
+        ]
+        for pose in flagged:
+            assert all(pose.keypoints[i].confidence == 0.0 for i in UNSEEN)
+            assert pose.keypoints[IDX["pelvis"]].position.z > 0.0
+        wanted = {f"body/{pose.id}" for pose in flagged}
+
+        def cube_markers() -> bool:
+            with h.lock:
+                arrays = list(h.markers)
+            return any(
+                wanted
+                <= {
+                    m.ns
+                    for m in array.markers
+                    if m.type == Marker.CUBE_LIST and m.action == Marker.ADD
+                }
+                for array in arrays
+            )
+
+        assert wait_for(cube_markers, 20.0), "grey cube markers for detector-keypoint people"
+        snapshot = h.node.snapshot()
+        assert snapshot.people_from_detector_keypoints >= unfitted
+        assert snapshot.people_fitted >= len(detections) - unfitted
+        assert snapshot.people_detected >= len(detections)
+        assert snapshot.people_dropped == 0

@@ -265,7 +265,7 @@ def test_people_counts_of_frames_add_up_into_the_message() -> None:
     frames = [PeopleCounts(3, 2, 1, 0), PeopleCounts(12, 8, 3, 1), PeopleCounts()]
     total = sum(frames, PeopleCounts())
     assert total == PeopleCounts(detected=15, fitted=10, from_detector=4, dropped=1)
-    values = _values(_status(people=total))
+    values = _values(_status(**total.diagnostics()))
     assert int(values["people detected"]) == 15
     assert int(values["people fitted by the pose model"]) == 10
     assert int(values["people published from detector keypoints"]) == 4

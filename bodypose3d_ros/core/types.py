@@ -97,6 +97,15 @@ class PeopleCounts:
     from_detector: int = 0
     dropped: int = 0
 
+    def diagnostics(self) -> dict[str, int]:
+        """The counts under the names /diagnostics' snapshot gives them."""
+        return {
+            "people_detected": self.detected,
+            "people_fitted": self.fitted,
+            "people_from_detector_keypoints": self.from_detector,
+            "people_dropped": self.dropped,
+        }
+
     def __add__(self, other: PeopleCounts) -> PeopleCounts:
         return PeopleCounts(
             self.detected + other.detected,

@@ -25,14 +25,13 @@ Keys carry their units (``"input rate [Hz]"``, ``"processing time p95 [ms]"``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from bodypose3d_ros.core.image.untrusted_text import clip
-from bodypose3d_ros.core.types import PeopleCounts
 
 OK: Final = 0
 WARN: Final = 1
@@ -88,9 +87,15 @@ class DiagnosticsSnapshot:
     """Images received in the rate window: one image gives no rate yet, but it is input."""
     camera_info_rejected: int = 0
     """CameraInfo messages that could not be used, each counted once (frames still processed)."""
-    people: PeopleCounts = field(default_factory=PeopleCounts)
-    """People detected, fitted by the pose model, published from detector keypoints and dropped
-    (totals since the node started: the sum of the frames' ``FrameResult.counts``)."""
+    people_detected: int = 0
+    """People the detector reported (totals since the node started, as the next three: the sum
+    of the frames' ``FrameResult.counts``, see :class:`~bodypose3d_ros.core.types.PeopleCounts`)."""
+    people_fitted: int = 0
+    """People published with the pose model's keypoints."""
+    people_from_detector_keypoints: int = 0
+    """People published from the detector's keypoints (the model gave none, or max_pose_people)."""
+    people_dropped: int = 0
+    """Detected people neither tracked nor published (beyond max_people, too few keypoints)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,21 +227,14 @@ def snapshot_values(snapshot: DiagnosticsSnapshot) -> list[KeyValue]:
         ("frames rejected (bad input)", str(s.frames_rejected)),
         ("recent bad inputs", str(s.recent_rejects)),
         ("people not lifted", str(s.people_not_lifted)),
-        *people_values(s.people),
+        ("people detected", str(s.people_detected)),
+        ("people fitted by the pose model", str(s.people_fitted)),
+        ("people published from detector keypoints", str(s.people_from_detector_keypoints)),
+        ("people dropped", str(s.people_dropped)),
         ("bad CameraInfo messages", str(s.camera_info_rejected)),
         ("last error", clip(s.last_error, MAX_ERROR_CHARS)),
     ) + (tuple(s.depth.values()) if s.depth is not None else ())
     return [KeyValue(key=key, value=value) for key, value in pairs]
-
-
-def people_values(counts: PeopleCounts) -> list[tuple[str, str]]:
-    """The people counters as key/value pairs (totals since the node started)."""
-    return [
-        ("people detected", str(counts.detected)),
-        ("people fitted by the pose model", str(counts.fitted)),
-        ("people published from detector keypoints", str(counts.from_detector)),
-        ("people dropped", str(counts.dropped)),
-    ]
 
 
 def build_diagnostics(

@@ -21,6 +21,7 @@ from bodypose3d_ros.core.engines.base import EngineUnavailableError
 from bodypose3d_ros.core.image.image_decode import ImageDecodeError
 from bodypose3d_ros.core.image.untrusted_text import clip
 from bodypose3d_ros.core.pipeline import PosePipeline
+from bodypose3d_ros.core.types import PeopleCounts
 from bodypose3d_ros.ros.conversions import bgr_to_image_msg, compressed_to_bgr, image_to_bgr
 from bodypose3d_ros.ros.depth_input import DepthInput
 from bodypose3d_ros.ros.intrinsics_source import IntrinsicsSource
@@ -81,6 +82,10 @@ class WorkerCounters:
     recent_rejects: int
     recent_inputs: int
     people_not_lifted: int
+    people_detected: int
+    people_fitted: int
+    people_from_detector_keypoints: int
+    people_dropped: int
     last_error: str
     engine_outage: str
 
@@ -113,6 +118,7 @@ class FrameWorker:
         self._recent_rejects = RateMeter()
         self._received = self._processed = self._rejected = 0
         self._people_tracked = self._people_not_lifted = 0
+        self._people = PeopleCounts()  # totals of the frames' counts
         self._last_error = ""
         # Set while the engine cannot run (e.g. its inference server is down): diagnostics ERROR.
         self.engine_outage = ""
@@ -186,6 +192,7 @@ class FrameWorker:
                 recent_rejects=self._recent_rejects.count(now),
                 recent_inputs=self._input_rate.count(now),
                 people_not_lifted=self._people_not_lifted,
+                **self._people.diagnostics(),
                 last_error=self._last_error,
                 engine_outage=self.engine_outage,
             )
@@ -251,6 +258,7 @@ class FrameWorker:
         elapsed_ms = (time.perf_counter() - start) * 1e3
         with self._lock:
             self._people_not_lifted += result.lift_failures
+            self._people += result.counts
             self._people_tracked = result.tracked
             if result.detector_ran:
                 self._detector_time.add(result.timings_ms["detector"])

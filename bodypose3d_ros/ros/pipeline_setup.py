@@ -58,5 +58,6 @@ def build_pipeline(p: NodeParameters, log: Callable[[str], None]) -> PosePipelin
         tracker=p.tracker(),
         bone_length_correction=p.bone_length_correction,
         detection_interval=p.detection_interval,
+        max_pose_people=p.max_pose_people,
     )
     return PosePipeline(model, config, detector)
