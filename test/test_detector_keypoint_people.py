@@ -9,6 +9,10 @@ a test fails (never skips) when its photos no longer give the case it needs.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -374,3 +378,40 @@ def test_node_publishes_the_man_at_the_border_with_keypoint_source_detector(
         assert snapshot.people_fitted >= len(detections) - unfitted
         assert snapshot.people_detected >= len(detections)
         assert snapshot.people_dropped == 0
+
+
+# ------------------------------------------------------------------------------ the CLI
+def _infer(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.run(
+        [sys.executable, "-m", "bodypose3d_ros.infer", "--out", str(out), *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+
+
+def test_cli_json_says_which_people_came_from_detector_keypoints(
+    model: PoseModel, detector: PersonDetector, bus_image_path: Path, tmp_path: Path
+) -> None:
+    from bodypose3d_ros.core.output.result_json import validate_frame_json
+
+    image = cv2.imread(str(bus_image_path))
+    assert image is not None
+    height, width = image.shape[:2]
+    k = default_intrinsics(width, height)
+    fits = [_fits(model, image, d.box, k) for d in detector.detect(image, 0.0)]
+    assert not all(fits), "bus.jpg's man at the border must be one the model cannot fit"
+    runs = {"default": [], "--max-pose-people 0": ["--max-pose-people", "0"]}
+    records = {}
+    for name, extra in runs.items():
+        done = _infer(tmp_path / name.replace(" ", "_"), *extra, str(bus_image_path))
+        assert done.returncode == 0, done.stderr
+        record = json.loads((tmp_path / name.replace(" ", "_") / "bus.json").read_text())
+        validate_frame_json(record)
+        records[name] = [person["keypoint_source"] for person in record["people"]]
+    assert sorted(records["default"]) == sorted(
+        "pose_model" if fitted else "detector" for fitted in fits
+    )
+    assert records["--max-pose-people 0"] == ["detector"] * len(fits)
+    bad = _infer(tmp_path / "bad", "--max-pose-people", "65", str(bus_image_path))
+    assert bad.returncode == 2
+    assert "--max-pose-people must be within 0..64" in bad.stderr
