@@ -548,7 +548,9 @@ def _describe(people: Sequence[Person3D]) -> str:
     nearest = f", nearest pelvis {min(depths):.2f} m away" if depths else ""
     measured = sum(1 for p in people if p.root_depth_source == "depth")
     source = f" ({measured} anchored by the depth image)" if measured else ""
-    return f"{len(people)} person(s){nearest}{source}"
+    flat = sum(1 for p in people if p.keypoint_source == "detector")
+    detector = f", {flat} from the detector's keypoints" if flat else ""
+    return f"{len(people)} person(s){nearest}{detector}{source}"
 
 
 def _error(message: str) -> None:
