@@ -65,6 +65,21 @@ def test_overlay_draws_confident_bones_in_side_colours_on_a_copy() -> None:
     np.testing.assert_allclose(lowered[200, 300], _bgr("right"), atol=3)
 
 
+def test_overlay_draws_detector_keypoint_people_in_grey() -> None:
+    import dataclasses
+
+    from bodypose3d_ros.core.output.drawing import DETECTOR_BGR
+
+    image = np.zeros((480, 480, 3), dtype=np.uint8)
+    person = dataclasses.replace(_legs_person(), keypoint_source="detector")
+    out = draw_overlay(image, [person])
+    np.testing.assert_allclose(out[200, 150], DETECTOR_BGR, atol=3)  # not the left side's colour
+    assert np.abs(out[200, 150].astype(float) - _bgr("left")).max() > 30
+    wide_tab = draw_overlay(image, [person])[20:40, 40:240]
+    plain_tab = draw_overlay(image, [_legs_person()])[20:40, 40:240]
+    assert (wide_tab == 255).sum() > (plain_tab == 255).sum()  # the label says "det"
+
+
 def test_overlay_draws_the_roi_box_and_label() -> None:
     image = np.zeros((480, 480, 3), dtype=np.uint8)
     out = draw_overlay(image, [_legs_person()])

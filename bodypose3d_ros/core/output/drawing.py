@@ -1,8 +1,9 @@
 """Pictures of the results: a 2D overlay on the image, a 3D plot, and a contact sheet of frames.
 
 Colours come from ``skeleton.SIDE_COLORS`` so the overlay, the 3D plot and the RViz markers agree
-on which side is which. matplotlib is imported only inside :func:`plot_3d`, so the node and the
-overlay do not pay for it.
+on which side is which. A person published from the detector's keypoints is drawn in one grey,
+labelled "det", as RViz draws them apart. matplotlib is imported only inside :func:`plot_3d`,
+so the node and the overlay do not pay for it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bodypose3d_ros.core import skeleton
-from bodypose3d_ros.core.types import Person3D
+from bodypose3d_ros.core.types import KEYPOINT_SOURCE_DETECTOR, Person3D
 
 _SIDES: Final = ("left", "right", "center")
 # Drawn bones grouped by side, as (n, 2) index arrays, so each side is one vectorised draw call.
@@ -31,6 +32,7 @@ _SIDE_JOINTS: Final[dict[str, npt.NDArray[np.bool_]]] = {
 }
 ROI_COLOR_BGR: Final = (255, 255, 255)
 LABEL_TEXT_BGR: Final = (0, 0, 0)
+DETECTOR_BGR: Final = (179, 179, 179)  # the markers' grey for detector-keypoint people
 
 
 def side_color_bgr(side: str) -> tuple[int, int, int]:
@@ -56,10 +58,11 @@ def draw_overlay(
         ok = np.asarray(person.confidence) >= min_confidence
         ok &= np.all(np.isfinite(person.uv), axis=1)
         pts = np.round(np.asarray(person.uv)).astype(np.int32)
+        from_detector = person.keypoint_source == KEYPOINT_SOURCE_DETECTOR
         for side in _SIDES:
             bones = _BONES_BY_SIDE[side]
             bones = bones[ok[bones[:, 0]] & ok[bones[:, 1]]]
-            color = side_color_bgr(side)
+            color = DETECTOR_BGR if from_detector else side_color_bgr(side)
             if len(bones):
                 cv2.polylines(canvas, list(pts[bones]), False, color, thickness, cv2.LINE_AA)
             for x, y in pts[ok & _SIDE_JOINTS[side]]:
@@ -74,6 +77,8 @@ def _draw_roi(canvas: np.ndarray, person: Person3D, thickness: int) -> None:
     x1, y1 = round(box.x + box.width), round(box.y + box.height)
     cv2.rectangle(canvas, (x0, y0), (x1, y1), ROI_COLOR_BGR, thickness)
     label = f"{person.id} {person.score:.2f}"
+    if person.keypoint_source == KEYPOINT_SOURCE_DETECTOR:
+        label += " det"
     scale, weight = 0.3 * thickness + 0.1, max(1, thickness - 1)
     (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, weight)
     ty = max(y0, th + base)  # keep the tab inside the image when the box touches the top
