@@ -321,9 +321,8 @@ class PosePipeline:
         if self._smoothers.enabled:  # everyone's keypoints in one batched filter step per bank
             for bank, rows in self._smoothing_groups(published):
                 active = [s for s in (bank.get(published[i][0]) for i in rows) if s is not None]
-                uv[rows], z_rel[rows] = PersonSmoother.smooth_many(
-                    active, uv[rows], z_rel[rows], stamp
-                )
+                at = slice(None) if len(rows) == n else rows  # everyone (the usual case): no copy
+                uv[at], z_rel[at] = PersonSmoother.smooth_many(active, uv[at], z_rel[at], stamp)
                 for i, smoother in zip(rows, active, strict=True):
                     root_filters[i] = smoother.root_depth_filter(stamp)
         lifted = lift_poses(
