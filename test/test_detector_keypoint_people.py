@@ -173,6 +173,47 @@ def test_box_distance_reads_the_depth_image_else_the_box_height() -> None:
     assert box_distance(box, 400.0, empty, (320, 240)) == pytest.approx(3.4)
 
 
+def test_the_pose_model_budget_goes_to_published_people_then_the_nearest() -> None:
+    from bodypose3d_ros.core.people.pose_budget import budget_pose_model
+    from bodypose3d_ros.core.people.tracking import Target
+
+    def target(key: int, height: float, asks: bool = True) -> Target:
+        return Target(key, Box(0.0, 0.0, height / 3, height), True, pose_model=asks)
+
+    # key 1 is published; keys 2..4 are newcomers; key 5 did not ask (a barren track).
+    targets = [target(1, 100.0), target(2, 300.0), target(3, 200.0), target(4, 50.0),
+               target(5, 400.0, asks=False)]  # fmt: skip
+    published = {1}.__contains__
+    distance = lambda box: 1000.0 / box.height  # noqa: E731  (larger box: nearer)
+    chosen = budget_pose_model(targets, 2, published, distance)
+    assert [t.track for t in chosen] == [1, 2, 3, 4, 5]  # order and targets kept
+    assert [t.pose_model for t in chosen] == [True, True, False, False, False]
+    assert [t.pose_model for t in budget_pose_model(targets, 0, published, distance)] == [False] * 5
+    assert budget_pose_model(targets, 4, published, distance) == targets  # within the budget
+
+
+def test_tracker_confirms_and_publishes_detections_the_model_gave_nothing_for() -> None:
+    from bodypose3d_ros.core.people.tracking import PersonTracker
+
+    rng = np.random.default_rng(5)
+    body = np.column_stack([rng.uniform(100, 200, 17), rng.uniform(50, 350, 17), np.full(17, 0.8)])
+    faint = body.copy()
+    faint[2:, 2] = 0.05  # two confident keypoints: too little to follow
+    seen = Detection(Box(100.0, 50.0, 100.0, 300.0), 0.3, body)
+    unusable = Detection(Box(400.0, 50.0, 100.0, 300.0), 0.2, faint + np.array([300.0, 0.0, 0.0]))
+    tracker = PersonTracker(TrackerParams(min_hits=3, max_people=2))
+    for frame in range(4):
+        tracker.begin_frame(frame / 10)
+        extra = Detection(Box(700.0, 50.0, 100.0, 300.0), 0.1, body + np.array([600.0, 0.0, 0.0]))
+        targets = tracker.match([seen, unusable, extra], 1000, 500)  # max_people 2: extra is cut
+        published = tracker.observe(targets, [None] * len(targets))
+        assert tracker.dropped == 2  # the unusable one and the one beyond max_people
+        if frame < 2:
+            assert published == []
+    assert [(person_id, pose.source) for person_id, pose in published] == [("body_1", "detector")]
+    np.testing.assert_array_equal(published[0][1].uv[IDX["left_knee"]], body[13, :2])
+
+
 # ------------------------------------------------------------------------------ real photos
 def test_everyone_detected_is_published_the_unfitted_from_detector_keypoints(
     model: PoseModel,
