@@ -217,6 +217,11 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
         _log("part 7: crowds beyond one detector call, 8 / 12 / 24 / 30 people at 1920x1080")
         results["crowd"] = measure_crowd(2, max(3, reps // 10), _log)
+        from bench.crowd import crowd_frames
+        from bench.crowd_frames import measure_crowd_frames
+
+        _log("   whole frames with the default max_pose_people")
+        results["crowd"].update(measure_crowd_frames(crowd_frames(), max(3, reps // 20), _log))
     results["duration_s"] = round(time.monotonic() - start, 1)
     results.update(_headline(results))
     results["targets"] = [check.as_json() for check in checks(results)]
@@ -264,6 +269,12 @@ DEFINITIONS = {
     "crowd_detector_30_to_plain_pass": "the default person detector's median time on a 1920x1080 "
     "frame of 30 people (the crowd search included) / the median time of one plain pass (the "
     "search off) on the same frame, measured alternately in one loop",
+    "crowd_frame_30_to_8": "median whole-frame time (PosePipeline.process with every default: "
+    "detector and its crowd search, BlazePose on at most max_pose_people = 8, the rest published "
+    "from the detector's keypoints) on the 1920x1080 frame of 30 people / on the one of 8, "
+    "measured in one interleaved loop after track_min_hits frames",
+    "crowd_published_once_30": "people of the 30-person frame published exactly once (by the "
+    "keypoint box of each published person) in its last measured frame",
 }
 
 
@@ -302,6 +313,9 @@ def _headline(results: dict[str, Any]) -> dict[str, Any]:
         out["triton_sharing_4_processes"] = t["sharing"]["processes4"]["triton_scaling"]
     if "crowd" in results:
         out["crowd_detector_30_to_plain_pass"] = results["crowd"]["detector_to_plain_pass"]["30"]
+        if "frame_to_8" in results["crowd"]:
+            out["crowd_frame_30_to_8"] = results["crowd"]["frame_to_8"]["30"]
+            out["crowd_published_once_30"] = results["crowd"]["published_once"]["30"]
     return out
 
 
@@ -456,6 +470,11 @@ def format_table(results: dict[str, Any]) -> str:
             ("  / one plain pass", c["detector_to_plain_pass"], "{:9.2f}"),
             ("  network calls", c["network_calls"], "{:9d}"),
             ("found exactly once", c["found"], "{:9d}"),
+            ("whole frame [ms]", c.get("frame_ms", {}), "{:9.1f}"),
+            ("  / 8-person frame", c.get("frame_to_8", {}), "{:9.2f}"),
+            ("published", c.get("published", {}), "{:9d}"),
+            ("published exactly once", c.get("published_once", {}), "{:9d}"),
+            ("  from detector keypoints", c.get("from_detector_keypoints", {}), "{:9d}"),
         ):
             lines.append(f"   {label:38s}" + "".join(fmt.format(v) for v in table.values()))
     if "triton" in results:

@@ -83,4 +83,11 @@ def checks(results: dict[str, Any]) -> list[Check]:
             Check("crowd: detector time, 30 people / one plain pass (1920x1080)",
                   results["crowd"]["detector_to_plain_pass"]["30"], 3.0, True, "x")
         )  # fmt: skip
+        if "frame_to_8" in results["crowd"]:
+            out += [
+                Check("crowd: whole frame, 30 / 8 people, default max_pose_people",
+                      results["crowd"]["frame_to_8"]["30"], 1.5, True, "x"),
+                Check("crowd: of 30 people, published exactly once",
+                      results["crowd"]["published_once"]["30"], 30, False, ""),
+            ]  # fmt: skip
     return out

@@ -114,7 +114,13 @@ def test_quick_bench_writes_complete_consistent_results(
     assert _positive(crowd["plain_pass_ms"])
     assert all(calls > 1 for calls in crowd["network_calls"].values()), "more than 6: a search"
     assert results["crowd_detector_30_to_plain_pass"] == crowd["detector_to_plain_pass"]["30"]
-    assert len(results["targets"]) == 10
+    # ... and whole frames with the default max_pose_people: time and the people published.
+    assert set(crowd["frame_ms"]) == set(crowd["published"]) == {"8", "12", "24", "30"}
+    assert all(_positive(ms) for ms in crowd["frame_ms"].values())
+    assert all(crowd["published_once"][n] <= crowd["published"][n] for n in crowd["published"])
+    assert all(crowd["published"][n] > 0 for n in crowd["published"])
+    assert results["crowd_frame_30_to_8"] == crowd["frame_to_8"]["30"]
+    assert len(results["targets"]) == 12
     assert all(isinstance(target["passed"], bool) for target in results["targets"])
     lines = run.stdout.splitlines()
     verdicts = [line for line in lines if line.strip().startswith(("PASS", "MISS"))]
