@@ -663,11 +663,11 @@ def test_duplicate_check_of_all_pairs_matches_its_definition() -> None:
         pose = _pose(uv, Box(0.0, 0.0, 1.0, 1.0))
         pose.confidence[:] = confidence
         keypoints = tracking._keypoint_tables([pose], params.min_keypoint_confidence)[0]
-        track = tracking._Track(key=i, box=np.zeros(4), seen_at=0.0)
+        track = tracking.Track(key=i, box=np.zeros(4), seen_at=0.0)
         seen.append(tracking._Seen(track, pose, keypoints, True, None, None))
     same = tracking._same_people(seen, params)
     boxes = np.array([s.keypoint_box for s in seen])
-    overlap = tracking._iou_corners(boxes, boxes) > 0.3
+    overlap = tracking.iou_corners(boxes, boxes) > 0.3
     verdicts, medians = [], []
     for i in range(len(seen)):
         for j in range(len(seen)):

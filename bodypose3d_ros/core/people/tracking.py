@@ -54,7 +54,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -62,24 +62,25 @@ from scipy.optimize import linear_sum_assignment
 
 from bodypose3d_ros.core.people.detection import COCO17_TO_SKELETON, Detection
 from bodypose3d_ros.core.people.detector_keypoints import detection_pose
+from bodypose3d_ros.core.people.track_motion import (
+    COCO17_SIGMAS,
+    MIN_SHARED_KEYPOINTS,
+    Keypoints,
+    Track,
+    association_similarity,
+    corners,
+    follow_box,
+    iou_corners,
+    predicted_keypoint_box,
+    record_sighting,
+    shift,
+)
 from bodypose3d_ros.core.types import KEYPOINT_SOURCE_DETECTOR, Box, FloatArray, Pose25D
 
 ID_PREFIX: Final = "body_"
-# COCO's per-keypoint OKS constants (nose .. ankles): how far a keypoint may be off, relative
-# to the person's size, before it stops counting as the same place.
-COCO17_SIGMAS: Final[FloatArray] = (
-    np.array([26, 25, 25, 35, 35, 79, 79, 72, 72, 62, 62, 107, 107, 87, 87, 89, 89]) / 1000.0
-)
-_MIN_SHARED_KEYPOINTS: Final = 3  # fewer keypoints seen by both: compare boxes only
 _INITIAL_FRAME_PERIOD_S: Final = 1.0 / 30.0
-_VELOCITY_GAIN: Final = 0.3  # weight of the newest displacement in the velocity estimate
-# A body's centre speeds up by at most this many body widths per second, per second: what a
-# centre jumps by beyond it is a part of the body being hidden or uncovered, not motion.
-_MAX_ACCELERATION: Final = 20.0
 # Two views of one person have nearly the same keypoint box; below this IoU they are two people.
 _DUPLICATE_MIN_IOU: Final = 0.3
-# A followed crop with less than this share of its area inside the image is not made.
-_MIN_CROP_INSIDE: Final = 0.5
 # A pose from a crop that followed a missed person must be this similar to the track's
 # prediction (mean of keypoint-box IoU and keypoint OKS, as in matching, but stricter).
 _FOLLOW_MIN_SIMILARITY: Final = 0.4
@@ -87,9 +88,6 @@ _FOLLOW_MIN_SIMILARITY: Final = 0.4
 _CLAIMED_SHARE: Final = 0.5
 # Detection crops in a row without a person-like pose before an unconfirmed track is suppressed.
 _BARREN_LIMIT: Final = 3
-# The constant-velocity prediction moves a track by at most this fraction of its body's size on
-# each axis: across a long gap the predicted box still overlaps the last one.
-_MAX_SHIFT: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -139,29 +137,6 @@ class Target:
     pose_model: bool = True
 
 
-@dataclass
-class _Track:
-    key: int
-    box: FloatArray  # x0, y0, x1, y1 where it was last seen: its detection box when detected
-    seen_at: float  # tracker clock of that sighting
-    velocity: FloatArray = field(default_factory=lambda: np.zeros(2))  # body centre, px / s
-    id: str = ""  # given on confirmation
-    hits: int = 0
-    score: float = 0.0
-    seen_frame: int = -1
-    uv: FloatArray | None = None  # (34, 2) last pose
-    confident: npt.NDArray[np.bool_] | None = None  # (34,)
-    keypoint_box: FloatArray | None = None  # box of the last pose's confident keypoints
-    centre: FloatArray | None = None  # median of the last pose's confident keypoints
-    pose_seen_at: float = 0.0  # tracker clock of the last pose
-    barren: int = 0  # detection crops in a row that gave no person-like pose
-    next_try: float = -math.inf  # tracker clock before which a barren track gets no crop
-
-
-def _corners(box: Box) -> FloatArray:
-    return np.array([box.x, box.y, box.x + box.width, box.y + box.height], dtype=np.float64)
-
-
 def _box(corners: FloatArray) -> Box:
     x0, y0, x1, y1 = corners.tolist()
     return Box(x0, y0, x1 - x0, y1 - y0)
@@ -169,29 +144,18 @@ def _box(corners: FloatArray) -> Box:
 
 def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> FloatArray:
     """(len(a), len(b)) intersection over union of every pair of boxes."""
-    ca = np.array([_corners(x) for x in a], dtype=np.float64).reshape(-1, 4)
-    cb = np.array([_corners(x) for x in b], dtype=np.float64).reshape(-1, 4)
-    return _iou_corners(ca, cb)
-
-
-def _iou_corners(ca: FloatArray, cb: FloatArray) -> FloatArray:
-    lo = np.maximum(ca[:, None, :2], cb[None, :, :2])
-    hi = np.minimum(ca[:, None, 2:], cb[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=2)
-    area_a = np.prod(np.clip(ca[:, 2:] - ca[:, :2], 0.0, None), axis=1)
-    area_b = np.prod(np.clip(cb[:, 2:] - cb[:, :2], 0.0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    iou: FloatArray = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return iou
+    ca = np.array([corners(x) for x in a], dtype=np.float64).reshape(-1, 4)
+    cb = np.array([corners(x) for x in b], dtype=np.float64).reshape(-1, 4)
+    return iou_corners(ca, cb)
 
 
 def _iou_pair(a: FloatArray, b: FloatArray) -> float:
-    """``_iou_corners`` of two single boxes in plain floats (the same operations in the same
+    """``iou_corners`` of two single boxes in plain floats (the same operations in the same
     order, so the same value): NumPy's per-call cost would be most of it."""
     ax0, ay0, ax1, ay1 = a.tolist()
     bx0, by0, bx1, by1 = b.tolist()
     if not all(map(math.isfinite, (ax0, ay0, ax1, ay1, bx0, by0, bx1, by1))):
-        return float(_iou_corners(a[None], b[None])[0, 0])
+        return float(iou_corners(a[None], b[None])[0, 0])
     inter = max(min(ax1, bx1) - max(ax0, bx0), 0.0) * max(min(ay1, by1) - max(ay0, by0), 0.0)
     union = max(ax1 - ax0, 0.0) * max(ay1 - ay0, 0.0) + max(bx1 - bx0, 0.0) * max(by1 - by0, 0.0)
     union -= inter
@@ -206,19 +170,8 @@ def confident_mask(pose: Pose25D, min_confidence: float) -> npt.NDArray[np.bool_
     return mask
 
 
-class _Keypoints(NamedTuple):
-    """What the tracker reads of one pose: its pixels, which are confident, how many, their box
-    and their centre (the median of the confident keypoints)."""
-
-    uv: FloatArray  # (K, 2)
-    mask: npt.NDArray[np.bool_]  # (K,)
-    confident: int  # how many keypoints are confident
-    box: FloatArray  # x0, y0, x1, y1 of the confident keypoints
-    centre: FloatArray  # (2,)
-
-
-def _keypoint_tables(poses: Sequence[Pose25D], min_confidence: float) -> list[_Keypoints]:
-    """:class:`_Keypoints` of every pose, in one NumPy pass for all of them (the same values as
+def _keypoint_tables(poses: Sequence[Pose25D], min_confidence: float) -> list[Keypoints]:
+    """:class:`Keypoints` of every pose, in one NumPy pass for all of them (the same values as
     ``confident_mask``, a min/max of the confident keypoints and their ``np.median``)."""
     if not poses:
         return []
@@ -239,7 +192,7 @@ def _keypoint_tables(poses: Sequence[Pose25D], min_confidence: float) -> list[_K
         [low_first[:, 0], np.max(np.where(mask[..., None], uv, -np.inf), axis=1)], axis=1
     )
     return [
-        _Keypoints(uv[i], mask[i], count, boxes[i], centres[i])
+        Keypoints(uv[i], mask[i], count, boxes[i], centres[i])
         for i, count in enumerate(counts.tolist())
     ]
 
@@ -274,7 +227,7 @@ def keypoint_similarity(
     uv = track_uv[COCO17_TO_SKELETON]
     shared = track_confident[COCO17_TO_SKELETON] & (detected[:, 2] >= min_confidence)
     shared &= np.all(np.isfinite(detected[:, :2]), axis=1)
-    if int(np.count_nonzero(shared)) < _MIN_SHARED_KEYPOINTS or area <= 0.0:
+    if int(np.count_nonzero(shared)) < MIN_SHARED_KEYPOINTS or area <= 0.0:
         return float("nan")
     d2 = np.sum((detected[shared, :2] - uv[shared]) ** 2, axis=1)
     k2 = (2.0 * COCO17_SIGMAS[shared]) ** 2
@@ -290,7 +243,7 @@ class PersonTracker:
 
     def __init__(self, params: TrackerParams = TrackerParams()) -> None:
         self.params = params
-        self._tracks: dict[int, _Track] = {}
+        self._tracks: dict[int, Track] = {}
         self._next_key = 0
         self._next_number = 1
         self._clock = 0.0
@@ -361,7 +314,7 @@ class PersonTracker:
                 del self._tracks[key]
         self._lost = lost
 
-    def _expired(self, track: _Track) -> bool:
+    def _expired(self, track: Track) -> bool:
         """Unseen for ``max_age_s`` and in the last ``max_missed_frames`` processed frames."""
         missed = self._frame - 1 - track.seen_frame  # processed frames since, without them
         return (
@@ -369,17 +322,12 @@ class PersonTracker:
             and missed >= self.params.max_missed_frames
         )
 
-    def _followed(self, track: _Track) -> bool:
+    def _followed(self, track: Track) -> bool:
         return track.seen_frame == self._frame - 1 and track.keypoint_box is not None
 
-    def _shift(self, track: _Track, since: float) -> FloatArray:
-        """How far the track has moved since the clock read ``since`` (constant velocity),
-        capped at ``max_age_s`` of motion and ``_MAX_SHIFT`` of the body's size per axis."""
-        shift = track.velocity * min(self._clock - since, self.params.max_age_s)
-        body = track.keypoint_box if track.keypoint_box is not None else track.box
-        limit = _MAX_SHIFT * np.maximum(body[2:] - body[:2], 0.0)
-        capped: FloatArray = np.clip(shift, -limit, limit)
-        return capped
+    def _follow_box(self, track: Track, width: int, height: int, inside: bool) -> Box | None:
+        predicted = predicted_keypoint_box(track, self._clock, self.params.max_age_s)
+        return follow_box(predicted, self.params.margin, width, height, inside)
 
     # ------------------------------------------------------------------------------ where to look
     def search(self, width: int, height: int) -> list[Target]:
@@ -397,35 +345,6 @@ class PersonTracker:
                 targets.append(((not track.id, -track.score), Target(track.key, box, False)))
         return self._capped(targets)
 
-    def _predicted_keypoint_box(self, track: _Track) -> FloatArray | None:
-        if track.keypoint_box is None:
-            return None
-        shift = self._shift(track, track.pose_seen_at)
-        predicted: FloatArray = track.keypoint_box + np.concatenate([shift, shift])
-        return predicted
-
-    def _follow_box(
-        self, track: _Track, width: int, height: int, mostly_inside: bool
-    ) -> Box | None:
-        """The track's predicted keypoint box grown by the margin and cut to the image; None
-        when nothing of it is left or, with ``mostly_inside``, when most of it lies outside the
-        image (the person is leaving through the border)."""
-        predicted = self._predicted_keypoint_box(track)
-        if predicted is None:
-            return None
-        m = self.params.margin
-        x0, y0, x1, y1 = predicted.tolist()
-        w, h = x1 - x0, y1 - y0
-        x0, y0, x1, y1 = x0 - m * w, y0 - m * h, x1 + m * w, y1 + m * h
-        area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
-        x0, y0 = max(0.0, x0), max(0.0, y0)
-        x1, y1 = min(float(width), x1), min(float(height), y1)
-        if x1 < x0 or y1 < y0 or max(x1 - x0, y1 - y0) < 1.0:
-            return None
-        if mostly_inside and area > 0.0 and (x1 - x0) * (y1 - y0) < _MIN_CROP_INSIDE * area:
-            return None
-        return Box(x0, y0, x1 - x0, y1 - y0)
-
     def match(
         self, detections: Sequence[Detection], width: int = 0, height: int = 0
     ) -> list[Target]:
@@ -436,7 +355,7 @@ class PersonTracker:
         An unconfirmed track whose crops keep giving no pose gets none (see the module doc).
         """
         self._size = (width, height)
-        self._detections = np.array([_corners(d.box) for d in detections]).reshape(-1, 4)
+        self._detections = np.array([corners(d.box) for d in detections]).reshape(-1, 4)
         keys = self._associate(detections)
         targets: list[tuple[tuple[bool, float], Target]] = []
         for key, det in zip(keys, detections, strict=True):
@@ -466,7 +385,10 @@ class PersonTracker:
         tracks = list(self._tracks.values())
         keys: list[int | None] = [None] * len(detections)
         if tracks and detections:
-            similarity = self._similarity(tracks, detections)
+            p = self.params
+            similarity = association_similarity(
+                tracks, detections, self._clock, p.max_age_s, p.min_keypoint_confidence
+            )
             rows, cols = linear_sum_assignment(similarity, maximize=True)
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
                 if similarity[r, c] >= self.params.min_match:
@@ -476,54 +398,9 @@ class PersonTracker:
             if key is None:
                 key = self._next_key
                 self._next_key += 1
-                self._tracks[key] = _Track(key=key, box=_corners(det.box), seen_at=self._clock)
+                self._tracks[key] = Track(key=key, box=corners(det.box), seen_at=self._clock)
             result.append(key)
         return result
-
-    def _similarity(self, tracks: list[_Track], detections: Sequence[Detection]) -> FloatArray:
-        """(tracks, detections): mean of IoU and OKS where both have keypoints, else the IoU.
-
-        The IoU is the better of the track's last box and its last pose's keypoint box, each
-        moved to now: a detection box that took in two people during a crossing then does not
-        outweigh where the person's own keypoints put them.
-        """
-        boxes = np.array([_corners(d.box) for d in detections])
-        shifts = np.array([self._shift(t, t.seen_at) for t in tracks])
-        predicted = np.array([t.box for t in tracks]) + np.concatenate([shifts, shifts], axis=1)
-        iou = _iou_corners(predicted, boxes)
-        pose_shifts = np.array([self._shift(t, t.pose_seen_at) for t in tracks])
-        with_box = [r for r, t in enumerate(tracks) if t.keypoint_box is not None]
-        if with_box:
-            kp = np.array([tracks[r].keypoint_box for r in with_box])
-            kp += np.concatenate([pose_shifts[with_box], pose_shifts[with_box]], axis=1)
-            iou[with_box] = np.maximum(iou[with_box], _iou_corners(kp, boxes))
-        with_pose = [r for r, t in enumerate(tracks) if t.uv is not None]
-        with_points = [c for c, d in enumerate(detections) if d.keypoints is not None]
-        if not with_pose or not with_points:
-            return iou
-        # OKS of every (track, detection) pair at once: (T, 17) against (D, 17).
-        rows = np.array(with_pose)
-        uv = np.array([tracks[r].uv for r in with_pose])[:, COCO17_TO_SKELETON]
-        uv += pose_shifts[rows, None, :]
-        seen = np.array([tracks[r].confident for r in with_pose])[:, COCO17_TO_SKELETON]
-        points = np.array([detections[c].keypoints for c in with_points], dtype=np.float64)
-        sure = (points[:, :, 2] >= self.params.min_keypoint_confidence) & np.all(
-            np.isfinite(points[:, :, :2]), axis=2
-        )
-        shared = seen[:, None, :] & sure[None, :, :]  # (T, D, 17)
-        d2 = np.sum((uv[:, None] - points[None, :, :, :2]) ** 2, axis=3)
-        d2 = np.where(shared, d2, 0.0)
-        area = np.prod(np.clip(predicted[rows, 2:] - predicted[rows, :2], 1.0, None), axis=1)
-        k2 = (2.0 * COCO17_SIGMAS) ** 2
-        terms = np.where(shared, np.exp(-d2 / (2.0 * area[:, None, None] * k2)), 0.0)
-        count = shared.sum(axis=2)
-        oks = terms.sum(axis=2) / np.maximum(count, 1)
-        similarity: FloatArray = iou.copy()
-        block = similarity[np.ix_(rows, np.array(with_points))]
-        similarity[np.ix_(rows, np.array(with_points))] = np.where(
-            count >= _MIN_SHARED_KEYPOINTS, 0.5 * (block + oks), block
-        )
-        return similarity
 
     # ------------------------------------------------------------------------------ results
     def observe(
@@ -535,7 +412,7 @@ class PersonTracker:
         """
         p = self.params
         seen: list[_Seen] = []
-        searched: list[tuple[Pose25D, _Keypoints]] = []
+        searched: list[tuple[Pose25D, Keypoints]] = []
         given = [pose for pose in poses if pose is not None]
         tables = iter(_keypoint_tables(given, p.min_keypoint_confidence))
         for target, pose in zip(targets, poses, strict=True):
@@ -555,17 +432,17 @@ class PersonTracker:
             track = self._tracks.get(target.track)
             if track is None:
                 continue
-            detected = _corners(target.box) if target.found else None
+            detected = corners(target.box) if target.found else None
             if pose is not None and keypoints is not None and person:
-                item = _Seen(track, pose, keypoints, target.found, detected, _corners(target.box))
+                item = _Seen(track, pose, keypoints, target.found, detected, corners(target.box))
                 item.verify = target.verify
-                if target.verify and not self._is_followed_person(item):
+                if target.verify and not self._proves_followed_person(item):
                     continue  # not provably the person followed: they coast instead
                 seen.append(item)
                 if pose.source != KEYPOINT_SOURCE_DETECTOR:
                     track.barren = 0
             elif detected is not None:  # seen by the detector, too little of them to track
-                self._sighted(track, detected, track.score)
+                record_sighting(track, self._clock, self._frame, detected, track.score)
         if searched:
             detections = [
                 pose_to_detection(pose, p.min_keypoint_confidence) for pose, _ in searched
@@ -573,13 +450,13 @@ class PersonTracker:
             for key, (pose, keypoints) in zip(self._associate(detections), searched, strict=True):
                 seen.append(_Seen(self._tracks[key], pose, keypoints, True, None, None))
         published: list[tuple[str, Pose25D]] = []
-        confirmed: list[_Track] = []
+        confirmed: list[Track] = []
         poses_of: dict[int, Pose25D] = {}
         for item in self._distinct(seen):
             track, pose = item.track, item.pose
             poses_of[track.key] = pose
             box = item.detected if item.detected is not None else item.keypoint_box
-            self._sighted(track, box, float(pose.score), item.keypoints)
+            record_sighting(track, self._clock, self._frame, box, float(pose.score), item.keypoints)
             if not track.id and track.hits >= p.min_hits:
                 confirmed.append(track)
             elif track.id:
@@ -591,23 +468,31 @@ class PersonTracker:
         published.sort(key=lambda item: _id_number(item[0]))
         return published
 
-    def _barren(self, track: _Track) -> None:
+    def _barren(self, track: Track) -> None:
         """The model gave no person-like pose for a detection of ``track`` (see the module doc)."""
         track.barren += 1
         if track.barren >= _BARREN_LIMIT:
             track.next_try = self._clock + self.params.max_age_s
 
-    def _detector_pose(self, detection: Detection) -> tuple[Pose25D | None, _Keypoints | None]:
+    def _detector_pose(self, detection: Detection) -> tuple[Pose25D | None, Keypoints | None]:
         """The detection's own keypoints as a pose, with what the tracker reads of it; None
-        when fewer than ``_MIN_SHARED_KEYPOINTS`` of them are confident (too little to follow
+        when fewer than ``MIN_SHARED_KEYPOINTS`` of them are confident (too little to follow
         or match the person by)."""
         pose = detection_pose(detection)
         if pose is None:
             return None, None
         keypoints = _keypoint_tables([pose], self.params.min_keypoint_confidence)[0]
-        if keypoints.confident < _MIN_SHARED_KEYPOINTS:
+        if keypoints.confident < MIN_SHARED_KEYPOINTS:
             return None, None
         return pose, keypoints
+
+    def _proves_followed_person(self, item: _Seen) -> bool:
+        track, max_age_s = item.track, self.params.max_age_s
+        predicted = predicted_keypoint_box(track, self._clock, max_age_s)
+        if predicted is None:
+            return False
+        moved = shift(track, self._clock, track.pose_seen_at, max_age_s)
+        return is_followed_person(item, predicted, moved, self._size, self._detections, self.params)
 
     def _distinct(self, seen: list[_Seen]) -> list[_Seen]:
         """One pose per person and per track.
@@ -634,76 +519,14 @@ class PersonTracker:
             kept.append(i)
         return [seen[i] for i in kept]
 
-    def _is_followed_person(self, item: _Seen) -> bool:
-        """Whether a pose from a crop that followed a missed person is really that person.
-
-        It must have enough confident keypoints inside the image, lie where the track predicts
-        them (box overlap and keypoint similarity, as in matching, but stricter), and not sit
-        in a detection box of this frame (that person was found, and given to another track).
-        """
-        p = self.params
-        width, height = self._size
-        uv = item.uv
-        inside = (uv[:, 0] >= 0) & (uv[:, 0] <= width) & (uv[:, 1] >= 0) & (uv[:, 1] <= height)
-        if int(np.count_nonzero(item.mask & inside)) < p.min_confident_keypoints:
-            return False
-        track = item.track
-        predicted = self._predicted_keypoint_box(track)
-        if predicted is None or track.uv is None or track.confident is None:
-            return False
-        iou = float(_iou_corners(item.keypoint_box[None], predicted[None])[0, 0])
-        shift = self._shift(track, track.pose_seen_at)
-        area = float(np.prod(np.clip(predicted[2:] - predicted[:2], 1.0, None)))
-        confidence = np.asarray(item.pose.confidence, dtype=np.float64).reshape(-1)
-        coco = np.column_stack([uv[COCO17_TO_SKELETON], confidence[COCO17_TO_SKELETON]])
-        oks = keypoint_similarity(
-            coco, track.uv + shift, track.confident, area, p.min_keypoint_confidence
-        )
-        similarity = iou if math.isnan(oks) else 0.5 * (iou + oks)
-        if similarity < _FOLLOW_MIN_SIMILARITY:
-            return False
-        points = uv[item.mask]
-        for x0, y0, x1, y1 in self._detections.tolist():
-            within = (points[:, 0] >= x0) & (points[:, 0] <= x1)
-            within &= (points[:, 1] >= y0) & (points[:, 1] <= y1)
-            if float(within.mean()) >= _CLAIMED_SHARE:
-                return False
-        return True
-
-    def _sighted(
-        self, track: _Track, box: FloatArray, score: float, keypoints: _Keypoints | None = None
-    ) -> None:
-        """Record where a track was seen now (``keypoints``: the pose it was seen with).
-
-        The velocity follows the body centre (the median of the confident keypoints) from pose
-        to pose: detection boxes grow and shrink as people overlap, a body's keypoints do not.
-        """
-        track.box = box
-        track.seen_at = self._clock
-        track.seen_frame = self._frame
-        track.score = score
-        if keypoints is None:
-            return  # seen by the detector only: the pose state stays (and is predicted on)
-        centre = keypoints.centre
-        dt = self._clock - track.pose_seen_at
-        if track.centre is not None and dt > 0.0:
-            step = (centre - track.centre) / dt
-            if track.hits > 1:  # a sudden change of pace is more often occlusion than a sprint
-                width = float(keypoints.box[2] - keypoints.box[0]) + 1.0
-                limit = _MAX_ACCELERATION * width * dt
-                step = track.velocity + np.clip(step - track.velocity, -limit, limit)
-            track.velocity = track.velocity + _VELOCITY_GAIN * (step - track.velocity)
-        track.uv, track.confident, track.keypoint_box = keypoints.uv, keypoints.mask, keypoints.box
-        track.centre, track.pose_seen_at = centre, self._clock
-
 
 @dataclass
 class _Seen:
     """A track's person-like pose in this frame, with where the detector put it (if it did)."""
 
-    track: _Track
+    track: Track
     pose: Pose25D
-    keypoints: _Keypoints
+    keypoints: Keypoints
     found: bool
     detected: FloatArray | None
     crop: FloatArray | None  # the box the model was asked to look at (None: a search)
@@ -726,6 +549,48 @@ class _Seen:
         return self.keypoints.box
 
 
+def is_followed_person(
+    item: _Seen,
+    predicted: FloatArray,
+    moved: FloatArray,
+    size: tuple[int, int],
+    detections: FloatArray,
+    p: TrackerParams,
+) -> bool:
+    """Whether a pose from a crop that followed a missed person is really that person.
+
+    It must have enough confident keypoints inside the ``size`` (width, height) image, lie
+    where the track predicts them (``predicted`` keypoint box, poses ``moved`` since: box
+    overlap and keypoint similarity, as in matching, but stricter), and not sit in one of this
+    frame's ``detections`` (that person was found, and given to another track).
+    """
+    width, height = size
+    uv = item.uv
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] <= width) & (uv[:, 1] >= 0) & (uv[:, 1] <= height)
+    if int(np.count_nonzero(item.mask & inside)) < p.min_confident_keypoints:
+        return False
+    track = item.track
+    if track.uv is None or track.confident is None:
+        return False
+    iou = float(iou_corners(item.keypoint_box[None], predicted[None])[0, 0])
+    area = float(np.prod(np.clip(predicted[2:] - predicted[:2], 1.0, None)))
+    confidence = np.asarray(item.pose.confidence, dtype=np.float64).reshape(-1)
+    coco = np.column_stack([uv[COCO17_TO_SKELETON], confidence[COCO17_TO_SKELETON]])
+    oks = keypoint_similarity(
+        coco, track.uv + moved, track.confident, area, p.min_keypoint_confidence
+    )
+    similarity = iou if math.isnan(oks) else 0.5 * (iou + oks)
+    if similarity < _FOLLOW_MIN_SIMILARITY:
+        return False
+    points = uv[item.mask]
+    for x0, y0, x1, y1 in detections.tolist():
+        within = (points[:, 0] >= x0) & (points[:, 0] <= x1)
+        within &= (points[:, 1] >= y0) & (points[:, 1] <= y1)
+        if float(within.mean()) >= _CLAIMED_SHARE:
+            return False
+    return True
+
+
 def _same_people(seen: Sequence[_Seen], params: TrackerParams) -> npt.NDArray[np.bool_]:
     """(S, S): whether two poses put their shared confident keypoints in (nearly) the same
     places: the median gap between them at most ``duplicate_distance`` x the size of the two
@@ -739,7 +604,7 @@ def _same_people(seen: Sequence[_Seen], params: TrackerParams) -> npt.NDArray[np
     if count < 2:
         return same
     boxes = np.array([s.keypoint_box for s in seen]).reshape(-1, 4)
-    first, second = np.nonzero(np.triu(_iou_corners(boxes, boxes) > _DUPLICATE_MIN_IOU, 1))
+    first, second = np.nonzero(np.triu(iou_corners(boxes, boxes) > _DUPLICATE_MIN_IOU, 1))
     if first.size == 0:
         return same
     masks = np.array([s.mask for s in seen])
