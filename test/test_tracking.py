@@ -727,3 +727,41 @@ def test_keypoint_tables_of_all_poses_match_their_definitions() -> None:
     mixed = tracking._keypoint_tables([poses[0], odd], 0.3)
     np.testing.assert_array_equal(mixed[0].centre, tables[0].centre)
     np.testing.assert_array_equal(mixed[1].centre, np.median(odd.uv, axis=0))
+
+
+def _standing(x: float) -> np.ndarray:
+    """A (34, 2) upright body spread over 100 x 300 px from (x, 50)."""
+    rng = np.random.default_rng(int(x))
+    return np.column_stack([rng.uniform(x, x + 100, NUM_KEYPOINTS), rng.uniform(50, 350, 34)])
+
+
+def _coco(uv: np.ndarray) -> np.ndarray:
+    return np.column_stack([uv[COCO17_TO_SKELETON], np.full(17, 0.8)])
+
+
+def test_a_detected_person_whose_crop_gave_a_neighbour_is_seen_through_the_detector() -> None:
+    """Two detections, but the model fits the front person in both crops (the one behind is
+    hidden or cut off): the second is published from the detector's own keypoints, never
+    dropped as a duplicate of the first. Two detections of one person stay one person."""
+    front, behind = _standing(100.0), _standing(180.0)
+    box_front, box_behind = Box(100.0, 50.0, 100.0, 300.0), Box(180.0, 50.0, 100.0, 300.0)
+    front_pose = _pose(front, box_front)
+    for behind_points, expected in ((behind, ["detector", "pose_model"]), (front, ["pose_model"])):
+        tracker = PersonTracker(TrackerParams(min_hits=1))
+        tracker.begin_frame(0.0)
+        targets = tracker.match(
+            [
+                Detection(box_front, 0.9, _coco(front)),
+                Detection(box_behind, 0.5, _coco(behind_points)),
+            ],
+            640,
+            480,
+        )
+        published = tracker.observe(targets, [front_pose, front_pose])
+        assert sorted(pose.source for _, pose in published) == expected
+        assert len({person_id for person_id, _ in published}) == len(published)
+        if len(published) == 2:
+            behind_pose = next(pose for _, pose in published if pose.source == "detector")
+            np.testing.assert_allclose(
+                behind_pose.uv[COCO17_TO_SKELETON[5]], behind[COCO17_TO_SKELETON[5]]
+            )

@@ -435,7 +435,7 @@ class PersonTracker:
             detected = corners(target.box) if target.found else None
             if pose is not None and keypoints is not None and person:
                 item = _Seen(track, pose, keypoints, target.found, detected, corners(target.box))
-                item.verify = target.verify
+                item.verify, item.detection = target.verify, target.detection
                 if target.verify and not self._proves_followed_person(item):
                     continue  # not provably the person followed: they coast instead
                 seen.append(item)
@@ -517,7 +517,31 @@ class PersonTracker:
             if item.found or (self.hits_when_following and not item.verify):
                 item.track.hits += 1
             kept.append(i)
-        return [seen[i] for i in kept]
+        distinct = [seen[i] for i in kept]
+        for i, item in enumerate(seen):
+            if i not in kept and item.track.key not in used:
+                stand_in = self._stand_in(item, distinct)
+                if stand_in is not None:
+                    used.add(item.track.key)
+                    item.track.hits += 1
+                    distinct.append(stand_in)
+        return distinct
+
+    def _stand_in(self, item: _Seen, distinct: list[_Seen]) -> _Seen | None:
+        """A detected person whose crop gave the pose of someone already seen (the model fitted
+        a neighbour instead: the person behind is hidden, cut off, or small) is seen through the
+        detector's own keypoints, unless those too are someone already seen (one person found
+        twice). Without this the person would silently vanish from the frame."""
+        if item.detection is None or item.pose.source == KEYPOINT_SOURCE_DETECTOR:
+            return None
+        pose, keypoints = self._detector_pose(item.detection)
+        if pose is None or keypoints is None:
+            return None
+        stand_in = _Seen(item.track, pose, keypoints, item.found, item.detected, item.crop)
+        stand_in.detection = item.detection
+        if _same_people([*distinct, stand_in], self.params)[-1].any():
+            return None
+        return stand_in
 
 
 @dataclass
@@ -532,6 +556,7 @@ class _Seen:
     crop: FloatArray | None  # the box the model was asked to look at (None: a search)
     fit: float = field(init=False)  # IoU of the pose's keypoint box with ``crop``
     verify: bool = False  # from a crop that followed a person the detector missed
+    detection: Detection | None = None  # the detector's find the crop came from
 
     def __post_init__(self) -> None:
         self.fit = _iou_pair(self.keypoint_box, self.crop) if self.crop is not None else 0.0
