@@ -46,7 +46,7 @@ def zidane_poses(zidane_image_path: Path, model_cache_dir: Path) -> list[Pose25D
     image = cv2.imread(str(zidane_image_path))
     assert image is not None
     detector = MoveNetDetector(movenet, MoveNetParams())
-    model = BlazePoseModel(cache_dir=model_cache_dir)
+    model = BlazePoseModel()
     try:
         boxes = [d.box for d in detector.detect(image, 0.0)]
         assert len(boxes) == 2

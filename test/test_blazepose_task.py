@@ -1,5 +1,6 @@
-"""BlazePose's Tasks bundle: built from the mediapipe wheel, cached, rebuilt when damaged, and
-giving the same answer as mediapipe's legacy pose solution."""
+"""The Tasks reference (bodypose3d_ros.testing.blazepose_tasks, the package's former BlazePose
+path): its bundle built from the mediapipe wheel, cached, rebuilt when damaged, and giving the
+same answer as mediapipe's legacy pose solution; its square crops."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import numpy as np
 import pytest
 
 from bodypose3d_ros.core.models.blazepose import BLAZEPOSE_LANDMARK_NAMES
-from bodypose3d_ros.core.models.blazepose_task import BUNDLE_ENTRIES, pose_task_path
+from bodypose3d_ros.core.types import Box
+from bodypose3d_ros.testing.blazepose_tasks import BUNDLE_ENTRIES, crop_regions, pose_task_path
 
 mp: Any = pytest.importorskip("mediapipe", reason="mediapipe==0.10.14 is not installed")
 
@@ -104,3 +106,41 @@ def test_tasks_world_landmarks_match_the_legacy_solution(
     # API has no enum of its own for it).
     names = tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)
     assert names == BLAZEPOSE_LANDMARK_NAMES
+
+
+# --- crops: one per box, mapped back to the source image ------------------------------------
+
+
+def test_crop_regions_square_the_grown_box_cut_to_the_image() -> None:
+    square, visible = crop_regions(Box(100, 50, 40, 100), 640, 480, margin=0.2)
+    assert (visible.x, visible.y, visible.width, visible.height) == pytest.approx((92, 30, 56, 140))
+    assert square.width == square.height == pytest.approx(140)
+    assert square.center == pytest.approx(visible.center)
+    # At the border the visible part is cut to the image, so the person stays big in the crop.
+    square, visible = crop_regions(Box(-20, 400, 60, 100), 640, 480, margin=0.2)
+    assert (visible.x, visible.y) == (0, 380)
+    assert visible.x + visible.width == pytest.approx(52)
+    assert visible.y + visible.height == pytest.approx(480)
+    assert square.width == pytest.approx(100)
+    # A box wholly outside the image gives nothing to look at.
+    _, visible = crop_regions(Box(700, 10, 50, 100), 640, 480)
+    assert visible.width == 0
+
+
+def test_crop_shows_only_the_grown_box_and_is_black_elsewhere() -> None:
+    from bodypose3d_ros.testing.blazepose_tasks import MAX_CROP_SIDE, _cut_square
+
+    image = np.full((480, 640, 3), 200, np.uint8)
+    square, visible = crop_regions(Box(300, 100, 50, 150), 640, 480, margin=0.2)
+    crop = _cut_square(image, square, visible)
+    side = crop.shape[0]
+    assert crop.shape == (side, side, 3)
+    assert side == round(square.width)  # 210 px: not scaled
+    x0 = round(visible.x - square.x)
+    x1 = x0 + round(visible.width)
+    assert np.all(crop[:, x0 + 1 : x1 - 1] == 200)  # the visible strip, full height
+    assert np.all(crop[:, : x0 - 1] == 0)
+    assert np.all(crop[:, x1 + 1 :] == 0)  # the neighbours beside it are blacked out
+    # A big box is scaled down to MAX_CROP_SIDE.
+    square, visible = crop_regions(Box(0, 0, 640, 480), 640, 480)
+    assert _cut_square(image, square, visible).shape == (MAX_CROP_SIDE, MAX_CROP_SIDE, 3)

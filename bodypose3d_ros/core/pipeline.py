@@ -52,7 +52,7 @@ from bodypose3d_ros.core.lift.smoothing import (
     PersonSmoother,
     SmootherBank,
 )
-from bodypose3d_ros.core.people.detection import PersonDetector
+from bodypose3d_ros.core.people.detection import Detection, PersonDetector
 from bodypose3d_ros.core.people.pose_budget import box_distance, budget_pose_model
 from bodypose3d_ros.core.people.tracking import PersonTracker, Target, TrackerParams, iou_matrix
 from bodypose3d_ros.core.skeleton import NUM_KEYPOINTS
@@ -60,6 +60,7 @@ from bodypose3d_ros.core.types import (
     KEYPOINT_SOURCE_DETECTOR,
     Box,
     FloatArray,
+    HintedBox,
     PeopleCounts,
     Person3D,
     Pose25D,
@@ -219,6 +220,7 @@ class PosePipeline:
         else:
             targets = []
         detections = 0
+        found: list[Detection] = []
         if self.detector is not None and not targets:
             found = self.detector.detect(image_bgr, stamp)
             detections = len(found)
@@ -235,7 +237,7 @@ class PosePipeline:
             )
         t1 = time.perf_counter()
         modelled = [target for target in targets if target.pose_model]
-        boxes = [target.box for target in modelled]
+        boxes = hinted_boxes(modelled, found)
         poses = self.model.estimate(image_bgr, boxes, intrinsics) if boxes else []
         published = _observe(tracker, targets, poses)
         if self.detector is None and not tracker.seen_now and targets[0].track is not None:
@@ -406,6 +408,16 @@ class PosePipeline:
         self.model.close()
         if self.detector is not None:
             self.detector.close()
+
+
+def hinted_boxes(targets: Sequence[Target], detections: Sequence[Detection]) -> list[Box]:
+    """Each target's box, with its track and, where it is a detection's box, the detector's
+    keypoints: what a model that aligns its crop on the person needs (BlazePose)."""
+    keypoints = {d.box: d.keypoints for d in detections if d.keypoints is not None}
+    return [
+        HintedBox(t.box.x, t.box.y, t.box.width, t.box.height, t.track, keypoints.get(t.box))
+        for t in targets
+    ]
 
 
 def _observe(

@@ -41,6 +41,21 @@ class Box:
         return Box(0.0, 0.0, float(width), float(height))
 
 
+@dataclass(frozen=True)
+class HintedBox(Box):
+    """A box with what the pipeline knows about the person in it, for models that align their
+    crop on the person (BlazePose); models that want only a box read it as a :class:`Box`.
+
+    ``track``: the tracker's key for the person (None for a whole-image search), so a model may
+    reuse where it found them last; ``keypoints``: the detector's (17, 3) COCO keypoints (x, y,
+    score, source-image pixels) when the box is a fresh detection that has them. Neither takes
+    part in comparisons.
+    """
+
+    track: int | None = field(default=None, compare=False)
+    keypoints: FloatArray | None = field(default=None, compare=False, repr=False)
+
+
 @dataclass
 class Pose25D:
     """One person's keypoints as a model sees them, already mapped to source-image pixels.

@@ -1,12 +1,23 @@
 """BlazePose GHUM 3D, the pose model shipped inside the mediapipe 0.10.14 wheel, as a PoseModel.
 
 It works offline on the CPU and needs no model download, so the package produces skeletons out
-of the box. It runs through mediapipe's Tasks ``PoseLandmarker`` from a bundle built once from
-the wheel's two networks (``blazepose_task``), one crop per box it is given: one box per person
-found by the detector or tracker, or the whole image when there is none. The landmarker's own
-person detector only finds people who fill roughly 40% of its input or more, so every crop is a
-square around its box (grown by ``crop_margin``, black past the image border) in which the person
-is big. Each crop yields at most one person; the same code serves one person and many.
+of the box. Only BlazePose's landmark network runs (``pose_landmark_full.tflite``, read from the
+wheel and checked, ``blazepose_file``), directly with ai-edge-litert (``blazepose_network``), one
+rotated square crop per person (``blazepose_roi``), aligned as mediapipe's own tracking mode
+aligns it:
+
+- a person fitted in the previous call (the box's ``track``) is looked for where their own
+  alignment points (hip centre, body point) put them: centred, upright, sized to the body;
+- a newcomer with detector keypoints (the box's ``keypoints``, COCO 17) from their hips,
+  hip -> shoulder direction and extent;
+- anyone else (a detector without keypoints, the whole image when no box is given) from the box
+  alone, then once more from the alignment points that first look gave, when it found a pose.
+
+mediapipe's Tasks graph is not used: it ran BlazePose's face-based person detector again on every
+crop, which cost a network per person and found nobody whose face it could not use (side-on,
+back-turned, cut by the border). A crop whose pose flag stays under 0.5 gives no pose: the
+person is not fitted this frame (counted in ``unfitted``), and the pipeline sees "no pose" for
+that box. Each crop yields at most one person; the same code serves one person and many.
 
 BlazePose's 33 landmarks are mapped onto BodyPose3DNet's 34 keypoints so that both backends go
 through the same lifting, smoothing and messages:
@@ -24,28 +35,38 @@ which do not depend on the crop. Their axes match the camera optical frame: x to
 y down, z away from the camera. ``z_rel`` is the depth relative to the pelvis divided by the
 pelvis-neck distance, the scale-normalised unit the lifting expects. The score is
 :func:`~bodypose3d_ros.core.skeleton.person_score`, as for every backend. The pose's box (the
-published ROI) is the box of the sure keypoints grown by 10%, not the crop: the crop is a square
-padded with black that says little about the person.
+published ROI) is the box of the sure keypoints grown by 10%, not the crop: the crop is a rotated
+square that says little about the person.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.camera.intrinsics import Intrinsics
 from bodypose3d_ros.core.image.color import to_rgb
-from bodypose3d_ros.core.types import Box, FloatArray, Pose25D
-
-MEDIAPIPE_FIX: Final = "pip install mediapipe==0.10.14"
+from bodypose3d_ros.core.models.blazepose_file import landmark_model_path
+from bodypose3d_ros.core.models.blazepose_network import (
+    BODY_POINT,
+    HIP_CENTRE,
+    NUM_BODY_LANDMARKS,
+    LandmarkNetwork,
+    RawLandmarks,
+    cut_roi,
+)
+from bodypose3d_ros.core.models.blazepose_roi import (
+    BOX_RADIUS_SCALE,
+    Roi,
+    roi_from_alignment_points,
+    roi_from_box,
+    roi_from_coco_keypoints,
+)
+from bodypose3d_ros.core.types import Box, FloatArray, HintedBox, Pose25D
 
 # BlazePose's landmark order (mediapipe.solutions.pose.PoseLandmark, lower-cased).
 BLAZEPOSE_LANDMARK_NAMES: Final[tuple[str, ...]] = (
@@ -158,142 +179,159 @@ def _keypoint_box(uv: FloatArray, confidence: FloatArray) -> Box:
     )  # fmt: skip
 
 
-# Each crop shows its box grown by this fraction of the box's width (left and right) and height
-# (top and bottom), so the person fills most of it (the landmarker's detector wants 40% or more).
-CROP_MARGIN: Final = 0.2
-# Crops larger than this are scaled down to it (the networks read 224 and 256 px).
-MAX_CROP_SIDE: Final = 512
+# A crop not placed from the person's own last landmarks (a newcomer) is looked at again,
+# aligned on the alignment points the last look gave, up to this many times, until the region
+# moves by less than REALIGN_SETTLED of its side: what mediapipe's tracking mode does on the
+# following frames, done at once (a newcomer costs up to 1 + REALIGN_PASSES networks).
+REALIGN_PASSES: Final = 6
+REALIGN_SETTLED: Final = 0.02
+# A search of the whole image (no box, or a box that is the image) first looks at the image
+# letterboxed (its long side), so a
+# person who does not fill the image is still big enough for the alignment points to lead to them.
+WHOLE_IMAGE_RADIUS_SCALE: Final = 0.4
 
 
-def crop_regions(box: Box, width: int, height: int, margin: float = CROP_MARGIN) -> tuple[Box, Box]:
-    """(square, visible) for ``box``: what the model looks at.
-
-    ``visible`` is the box grown by ``margin`` of its size on every side, cut to the image (a
-    person at the border stays big); ``square`` is the smallest square centred on it. Only the
-    visible part is shown, the rest of the square is black: a neighbour standing beside a tall,
-    thin person stays out of that person's crop. An empty ``visible`` means the box lies
-    outside the image.
-    """
-    x0 = max(0.0, box.x - margin * box.width)
-    y0 = max(0.0, box.y - margin * box.height)
-    x1 = min(float(width), box.x + (1.0 + margin) * box.width)
-    y1 = min(float(height), box.y + (1.0 + margin) * box.height)
-    if x1 - x0 < 1.0 or y1 - y0 < 1.0:
-        return Box(x0, y0, 0.0, 0.0), Box(x0, y0, 0.0, 0.0)
-    side = max(x1 - x0, y1 - y0)
-    square = Box((x0 + x1 - side) / 2.0, (y0 + y1 - side) / 2.0, side, side)
-    return square, Box(x0, y0, x1 - x0, y1 - y0)
+def _roi_for(
+    box: Box, alignment: dict[int, Roi], width: int, height: int
+) -> tuple[Roi | None, bool]:
+    """The ROI for ``box`` (best way in first) and whether it is a newcomer's (not from the
+    track's own last landmarks)."""
+    if isinstance(box, HintedBox):
+        if box.track is not None and box.track in alignment:
+            return alignment[box.track], False
+        if box.keypoints is not None:
+            roi = roi_from_coco_keypoints(box.keypoints)
+            if roi is not None:
+                return roi, True
+    whole = (box.x, box.y, box.width, box.height) == (0.0, 0.0, float(width), float(height))
+    return roi_from_box(box, WHOLE_IMAGE_RADIUS_SCALE if whole else BOX_RADIUS_SCALE), True
 
 
-def _cut_square(rgb: np.ndarray, square: Box, visible: Box) -> np.ndarray:
-    """The square's pixels, scaled to at most MAX_CROP_SIDE wide, black outside ``visible``."""
-    size = max(1, min(MAX_CROP_SIDE, math.ceil(square.width)))
-    scale = size / square.width
-    # Only the visible part is resampled; the rest of the square stays black.
-    vx0, vy0 = (visible.x - square.x) * scale, (visible.y - square.y) * scale
-    vx1, vy1 = vx0 + visible.width * scale, vy0 + visible.height * scale
-    cx0, cy0 = max(0, math.floor(vx0)), max(0, math.floor(vy0))
-    cx1, cy1 = min(size, math.ceil(vx1)), min(size, math.ceil(vy1))
-    crop = np.zeros((size, size, 3), dtype=np.uint8)
-    if cx1 > cx0 and cy1 > cy0:
-        # Crop pixel (cx0 + i, cy0 + j) samples source (square.x + (cx0 + i) / scale, ...).
-        warp = np.array(
-            [[1 / scale, 0.0, square.x + cx0 / scale], [0.0, 1 / scale, square.y + cy0 / scale]]
-        )
-        crop[cy0:cy1, cx0:cx1] = cv2.warpAffine(
-            rgb, warp, (cx1 - cx0, cy1 - cy0),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
-        )  # fmt: skip
-    return crop
+def _settled(a: Roi, b: Roi) -> bool:
+    """Whether two regions differ by less than REALIGN_SETTLED of their size (centre and side)."""
+    moved = max(abs(a.cx - b.cx), abs(a.cy - b.cy), abs(a.side - b.side))
+    return moved < REALIGN_SETTLED * max(a.side, b.side)
+
+
+def _next_roi(raw: RawLandmarks, roi: Roi, width: int, height: int) -> Roi | None:
+    """Where to look for this person next: mediapipe's ROI from the alignment points (hip
+    centre, body point) the look through ``roi`` gave."""
+    points = roi.to_image(raw.xy[[HIP_CENTRE, BODY_POINT]])
+    return roi_from_alignment_points(points[0], points[1])
 
 
 class BlazePoseModel:
-    """BlazePose GHUM 3D through mediapipe's Tasks PoseLandmarker, one crop per box (CPU)."""
+    """BlazePose GHUM 3D's landmark network on rotated crops, run with ai-edge-litert (CPU).
+
+    It remembers where it found each track (the boxes' ``track`` keys come from one pipeline's
+    tracker): give every pipeline its own model.
+    """
 
     name = "blazepose"
     precision = "fp32"
 
-    def __init__(
-        self,
-        min_detection_confidence: float = 0.5,
-        min_presence_confidence: float = 0.5,
-        crop_margin: float = CROP_MARGIN,
-        cache_dir: str | Path | None = None,
-    ) -> None:
-        if crop_margin < 0.0:
-            raise ValueError(f"crop_margin must be >= 0, got {crop_margin}")
-        try:
-            import mediapipe as mp
-            from mediapipe.tasks.python import BaseOptions, vision
-        except ImportError as exc:
-            raise ImportError(
-                f"the blazepose backend needs mediapipe ({exc}); install it with: {MEDIAPIPE_FIX}"
-            ) from exc
-        from bodypose3d_ros.core.models.blazepose_task import pose_task_path
-
-        # mediapipe 0.10.14 calls a protobuf API that warns on every call.
-        warnings.filterwarnings(
-            "ignore", r"SymbolDatabase\.GetPrototype\(\) is deprecated", UserWarning
+    def __init__(self, num_threads: int = 0, batched: bool = False) -> None:
+        self._network: LandmarkNetwork | None = LandmarkNetwork(
+            landmark_model_path(), num_threads=num_threads, batched=batched
         )
-        options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(pose_task_path(mp, cache_dir))),
-            running_mode=vision.RunningMode.IMAGE,  # no state: crops change from call to call
-            num_poses=1,
-            min_pose_detection_confidence=min_detection_confidence,
-            min_pose_presence_confidence=min_presence_confidence,
-            output_segmentation_masks=False,
-        )
-        self._mp: Any = mp
-        self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
-        self.crop_margin = crop_margin
+        # track -> the ROI its landmarks in the last call that fitted it give for the next one.
+        self._alignment: dict[int, Roi] = {}
+        self.unfitted = 0  # crops whose pose flag said "no pose", since start
 
     @property
     def description(self) -> str:
         """The runtime in use, for logs and diagnostics."""
-        return f"mediapipe {self._mp.__version__} BlazePose GHUM 3D (Tasks, TFLite, CPU)"
+        from ai_edge_litert import __version__ as litert_version
+
+        threads = self._network.threads if self._network is not None else 0
+        return (
+            "BlazePose GHUM 3D full (pose_landmark_full.tflite from mediapipe 0.10.14; "
+            f"ai-edge-litert {litert_version}, CPU, {threads} threads)"
+        )
 
     def estimate(
         self, image_bgr: np.ndarray, boxes: Sequence[Box], intrinsics: Intrinsics
     ) -> list[Pose25D]:
-        """One person per box where the model finds one (no boxes: the whole image).
+        """One pose per box whose person the network fits (no boxes: the whole image).
 
-        The intrinsics are not needed (BlazePose's depth is relative; the lift applies K).
+        A box whose crop gives a pose flag under 0.5 yields no pose (the person is not fitted
+        this frame; ``unfitted`` counts them). Boxes that are :class:`HintedBox` place the crop
+        from the track's last landmarks or the detector's keypoints (see the module doc). The
+        intrinsics are not needed (BlazePose's depth is relative; the lift applies K).
         """
-        if self._landmarker is None:
+        if self._network is None:
             raise RuntimeError("BlazePoseModel is closed")
         rgb = to_rgb(image_bgr)
         height, width = rgb.shape[:2]
+        boxes = list(boxes) or [Box.full_image(width, height)]
+        planned = [_roi_for(box, self._alignment, width, height) for box in boxes]
+        rois = [roi for roi, _ in planned]
+        outputs = self._run(rgb, rois)
+        pending = [i for i, (_, newcomer) in enumerate(planned) if newcomer]
+        for _ in range(REALIGN_PASSES):
+            realigned: dict[int, Roi] = {}
+            for i in pending:
+                out, roi = outputs[i], rois[i]
+                if out is not None and roi is not None:
+                    better = _next_roi(out, roi, width, height)
+                    if better is not None and not (out.has_pose and _settled(roi, better)):
+                        realigned[i] = better
+            if not realigned:
+                break
+            pending = []
+            for i, out in zip(realigned, self._run(rgb, list(realigned.values())), strict=True):
+                previous = outputs[i]
+                # A look that lost the pose the last one had ends the search: the last one stays.
+                if out is not None and (previous is None or out.has_pose or not previous.has_pose):
+                    rois[i], outputs[i] = realigned[i], out
+                    pending.append(i)
+        visible = Box.full_image(width, height)
+        alignment: dict[int, Roi] = {}
         poses: list[Pose25D] = []
-        for box in boxes or [Box.full_image(width, height)]:
-            square, visible = crop_regions(box, width, height, self.crop_margin)
-            if visible.width < 1.0:
+        for box, roi, out in zip(boxes, rois, outputs, strict=True):
+            if roi is None or out is None:
                 continue
-            pose = self._estimate_crop(rgb, square, visible)
-            if pose is not None:
-                poses.append(pose)
+            if not out.has_pose:
+                self.unfitted += 1
+                continue
+            pose = _to_pose25d(out, roi, visible)
+            if pose is None:
+                continue
+            poses.append(pose)
+            if isinstance(box, HintedBox) and box.track is not None:
+                following = _next_roi(out, roi, width, height)
+                if following is not None:
+                    alignment[box.track] = following
+        self._alignment = alignment
         return poses
 
-    def _estimate_crop(self, rgb: np.ndarray, square: Box, visible: Box) -> Pose25D | None:
-        crop = _cut_square(rgb, square, visible)
-        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=crop)
-        result = self._landmarker.detect(image)
-        if not result.pose_landmarks or not result.pose_world_landmarks:
-            return None
-        image_lm = np.array(
-            [(p.x, p.y, min(p.visibility or 0.0, p.presence or 0.0))
-             for p in result.pose_landmarks[0]]
-        )  # fmt: skip
-        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[0]])
-        return landmarks_to_pose25d(
-            image_lm, world, square.width, square.height, (square.x, square.y), visible
-        )
+    def _run(self, rgb: np.ndarray, rois: Sequence[Roi | None]) -> list[RawLandmarks | None]:
+        assert self._network is not None
+        todo = [i for i, roi in enumerate(rois) if roi is not None]
+        results = self._network.run([cut_roi(rgb, rois[i]) for i in todo])  # type: ignore[arg-type]
+        outputs: list[RawLandmarks | None] = [None] * len(rois)
+        for i, out in zip(todo, results, strict=True):
+            outputs[i] = out
+        return outputs
 
     def reset(self) -> None:
-        """Nothing to forget: every call is independent (tracking lives in the pipeline)."""
+        """Forget every person's last landmarks (the next crops come from boxes and keypoints)."""
+        self._alignment = {}
 
     def close(self) -> None:
-        """Release the landmarker; safe to call twice."""
-        if self._landmarker is not None:
-            self._landmarker.close()
-            self._landmarker = None
+        """Release the interpreter; safe to call twice."""
+        if self._network is not None:
+            self._network.close()
+            self._network = None
+
+
+def _to_pose25d(out: RawLandmarks, roi: Roi, visible: Box) -> Pose25D | None:
+    """One crop's landmarks, through the ROI's inverse rotation, onto the 34 keypoints."""
+    body = slice(0, NUM_BODY_LANDMARKS)
+    uv = roi.to_image(out.xy[body])
+    confidence = np.minimum(out.visibility[body], out.presence[body])
+    world = out.world[body].copy()
+    world[:, :2] = roi.rotate(world[:, :2])
+    return landmarks_to_pose25d(
+        np.column_stack([uv, confidence]), world, 1.0, 1.0, (0.0, 0.0), visible
+    )
