@@ -6,7 +6,12 @@ frame runs the node worker's pipeline after the detector (tracking, one crop per
 ``estimate`` call for everyone, one batched lift, smoothing) and builds the Pose3DArray and the
 RViz markers as the node does, for both pose models:
 
-* ``blazepose``: the embedded BlazePose GHUM 3D on each person's crop;
+* ``blazepose``: the embedded BlazePose GHUM 3D, its landmark network on each person's rotated
+  crop (one ``invoke`` per crop), aligned on the person's last landmarks once tracked;
+* ``blazepose_batched``: the same with every crop of the frame in one batched ``invoke``;
+* ``blazepose_tasks``: the former path, mediapipe's Tasks PoseLandmarker on each person's square
+  crop (its face-based person detector and the landmark network, every crop, every frame), kept
+  as a reference in ``bodypose3d_ros.testing.blazepose_tasks`` and timed in the same run;
 * ``bodypose3dnet_fixture``: the BodyPose3DNet path (crop + normalise, ONNX Runtime, decode)
   on the contract TEST FIXTURE network, not the real one (its weights are not available here):
   its compute is tiny, so this path shows our per-person plumbing, not the network's speed. The
@@ -41,6 +46,7 @@ from bodypose3d_ros.core.models.bodypose3dnet import BodyPose3DNetModel
 from bodypose3d_ros.core.people.tracking import TrackerParams
 from bodypose3d_ros.core.pipeline import PipelineConfig, PoseModel, PosePipeline
 from bodypose3d_ros.core.types import Box
+from bodypose3d_ros.testing.blazepose_tasks import TasksBlazePoseModel
 from bodypose3d_ros.testing.contract_model import write_contract_model
 
 PEOPLE = (1, 2, 4, 8)
@@ -117,12 +123,15 @@ def tiled_frame(photo: Frame, person: Box, count: int) -> tuple[Frame, list[Box]
 
 
 def _frame_loop(
-    models: dict[str, tuple[PoseModel, TrackerParams, _TimedEngine | None]],
+    models: dict[str, tuple[PoseModel | dict[int, PoseModel], TrackerParams, _TimedEngine | None]],
     frames: dict[int, tuple[Frame, list[Box]]],
     warmup: int,
     reps: int,
 ) -> dict[str, dict[int, dict[str, list[float]]]]:
-    """Frame, model and network times (s) for every model and people count, interleaved."""
+    """Frame, model and network times (s) for every model and people count, interleaved.
+
+    A model given as {people count: model} has one instance per pipeline (BlazePose remembers
+    each pipeline's tracks)."""
     from std_msgs.msg import Header
 
     from bodypose3d_ros.ros.markers import MarkerBuilder
@@ -134,7 +143,9 @@ def _frame_loop(
     header = Header(frame_id="bench_camera_optical_frame")
     pipelines = {
         (name, n): PosePipeline(
-            model, PipelineConfig(tracker=tracker), ReplayDetector(frames[n][1])
+            model[n] if isinstance(model, dict) else model,
+            PipelineConfig(tracker=tracker),
+            ReplayDetector(frames[n][1]),
         )
         for name, (model, tracker, _) in models.items()
         for n in frames
@@ -199,10 +210,16 @@ def measure_multi_person(
         path = write_contract_model(Path(tmp) / "contract_fixture.onnx")
         engine = _TimedEngine(OnnxRuntimeEngine(path, max_batch_size=max(PEOPLE)))
         fixture = BodyPose3DNetModel(engine)
-        blazepose = BlazePoseModel()
+        direct = {n: BlazePoseModel() for n in PEOPLE}
+        batched = {n: BlazePoseModel(batched=True) for n in PEOPLE}
+        tasks = TasksBlazePoseModel()
         people = TrackerParams(min_hits=1, max_people=max(PEOPLE))
-        models: dict[str, tuple[PoseModel, TrackerParams, _TimedEngine | None]] = {
-            "blazepose": (blazepose, people, None),
+        models: dict[
+            str, tuple[PoseModel | dict[int, PoseModel], TrackerParams, _TimedEngine | None]
+        ] = {
+            "blazepose": (dict(direct), people, None),
+            "blazepose_batched": (dict(batched), people, None),
+            "blazepose_tasks": (tasks, people, None),
             # Not a pose model: its confidences mean nothing, every pose counts as a person.
             "bodypose3dnet_fixture": (
                 fixture,
@@ -210,12 +227,13 @@ def measure_multi_person(
                 engine,
             ),
         }
-        log(f"  multi-person: {PEOPLE} people, {reps} frames each, both models")
+        log(f"  multi-person: {PEOPLE} people, {reps} frames each, {len(models)} models")
         try:
             samples = _frame_loop(models, frames, warmup, reps)
         finally:
-            blazepose.close()
-            fixture.close()
+            for model, _, _ in models.values():
+                for each in model.values() if isinstance(model, dict) else [model]:
+                    each.close()
     frame_ms = {
         name: {str(n): median_ms(by_n[n]["frame"]) for n in PEOPLE}
         for name, by_n in samples.items()
@@ -250,6 +268,10 @@ def measure_multi_person(
         "bodypose3dnet_fixture_besides_network_ms": {str(n): v for n, v in besides_network.items()},
         "overhead_ms_per_extra_person": per_extra,
         "bodypose3dnet_fixture_8_to_1": fixture_frame[str(hi)] / fixture_frame[str(lo)],
+        "blazepose_tasks_to_direct": {
+            str(n): frame_ms["blazepose_tasks"][str(n)] / frame_ms["blazepose"][str(n)]
+            for n in PEOPLE
+        },
         "bodypose3dnet_fixture_8_to_1_with_detector": (
             with_detector["bodypose3dnet_fixture"][str(hi)]
             / with_detector["bodypose3dnet_fixture"][str(lo)]
