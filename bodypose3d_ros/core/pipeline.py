@@ -175,6 +175,7 @@ class PosePipeline:
         )
         self._frames_since_detection = 0
         self._only_detector_sees = False  # the last frame published someone from its keypoints
+        model.reset()  # a model's own memory of people (BlazePose's) belongs to one stream
 
     def _new_smoother_bank(self) -> SmootherBank:
         c = self.config

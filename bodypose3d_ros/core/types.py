@@ -41,7 +41,7 @@ class Box:
         return Box(0.0, 0.0, float(width), float(height))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HintedBox(Box):
     """A box with what the pipeline knows about the person in it, for models that align their
     crop on the person (BlazePose); models that want only a box read it as a :class:`Box`.
@@ -49,11 +49,20 @@ class HintedBox(Box):
     ``track``: the tracker's key for the person (None for a whole-image search), so a model may
     reuse where it found them last; ``keypoints``: the detector's (17, 3) COCO keypoints (x, y,
     score, source-image pixels) when the box is a fresh detection that has them. Neither takes
-    part in comparisons.
+    part in comparisons: a hinted box equals the plain box with the same corners.
     """
 
     track: int | None = field(default=None, compare=False)
     keypoints: FloatArray | None = field(default=None, compare=False, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Box):
+            return NotImplemented
+        return (self.x, self.y, self.width, self.height) == (
+            other.x, other.y, other.width, other.height,
+        )  # fmt: skip
+
+    __hash__ = Box.__hash__
 
 
 @dataclass

@@ -7,7 +7,8 @@ rotated square crop per person (``blazepose_roi``), aligned as mediapipe's own t
 aligns it:
 
 - a person fitted in the previous call (the box's ``track``) is looked for where their own
-  alignment points (hip centre, body point) put them: centred, upright, sized to the body;
+  alignment points (hip centre, body point) put them: centred, upright, sized to the body (one
+  network run); when that crop loses them, they are looked for as a newcomer in the same call;
 - a newcomer with detector keypoints (the box's ``keypoints``, COCO 17) from their hips,
   hip -> shoulder direction and extent;
 - anyone else (a detector without keypoints, the whole image when no box is given) from the box
@@ -41,6 +42,7 @@ square that says little about the person.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Final
 
@@ -185,6 +187,9 @@ def _keypoint_box(uv: FloatArray, confidence: FloatArray) -> Box:
 # following frames, done at once (a newcomer costs up to 1 + REALIGN_PASSES networks).
 REALIGN_PASSES: Final = 6
 REALIGN_SETTLED: Final = 0.02
+# A tracked person's crop from their last landmarks is used while the detector (when it ran this
+# frame) puts their hip centre within this fraction of the crop's side of its centre.
+TRACKED_AGREEMENT: Final = 0.1
 # A search of the whole image (no box, or a box that is the image) first looks at the image
 # letterboxed (its long side), so a
 # person who does not fill the image is still big enough for the alignment points to lead to them.
@@ -197,12 +202,16 @@ def _roi_for(
     """The ROI for ``box`` (best way in first) and whether it is a newcomer's (not from the
     track's own last landmarks)."""
     if isinstance(box, HintedBox):
-        if box.track is not None and box.track in alignment:
-            return alignment[box.track], False
-        if box.keypoints is not None:
-            roi = roi_from_coco_keypoints(box.keypoints)
-            if roi is not None:
-                return roi, True
+        tracked = alignment.get(box.track) if box.track is not None else None
+        fresh = roi_from_coco_keypoints(box.keypoints) if box.keypoints is not None else None
+        if tracked is not None and tracked.holds(*box.center):
+            # Where the detector sees this track's hips elsewhere (two people crossing, the last
+            # crop following the other one), its keypoints win.
+            moved = math.hypot(fresh.cx - tracked.cx, fresh.cy - tracked.cy) if fresh else 0.0
+            if moved <= TRACKED_AGREEMENT * tracked.side:
+                return tracked, False
+        if fresh is not None:
+            return fresh, True
     whole = (box.x, box.y, box.width, box.height) == (0.0, 0.0, float(width), float(height))
     return roi_from_box(box, WHOLE_IMAGE_RADIUS_SCALE if whole else BOX_RADIUS_SCALE), True
 
@@ -267,7 +276,18 @@ class BlazePoseModel:
         planned = [_roi_for(box, self._alignment, width, height) for box in boxes]
         rois = [roi for roi, _ in planned]
         outputs = self._run(rgb, rois)
-        pending = [i for i, (_, newcomer) in enumerate(planned) if newcomer]
+        # A tracked person the crop from their last landmarks lost is looked for as a newcomer.
+        lost = [
+            i for i, ((_, newcomer), out) in enumerate(zip(planned, outputs, strict=True))
+            if not newcomer and out is not None and not out.has_pose
+        ]  # fmt: skip
+        if lost:
+            for i in lost:
+                rois[i] = _roi_for(boxes[i], {}, width, height)[0]
+            for i, out in zip(lost, self._run(rgb, [rois[i] for i in lost]), strict=True):
+                outputs[i] = out
+        pending = [i for i, (_, newcomer) in enumerate(planned) if newcomer] + lost
+        stuck: set[int] = set()  # crops whose next look, tried, lost the pose
         for _ in range(REALIGN_PASSES):
             realigned: dict[int, Roi] = {}
             for i in pending:
@@ -281,14 +301,17 @@ class BlazePoseModel:
             pending = []
             for i, out in zip(realigned, self._run(rgb, list(realigned.values())), strict=True):
                 previous = outputs[i]
-                # A look that lost the pose the last one had ends the search: the last one stays.
+                # A look that lost the pose the last one had ends the search: the last one stays
+                # and is where the person is looked for next time.
                 if out is not None and (previous is None or out.has_pose or not previous.has_pose):
                     rois[i], outputs[i] = realigned[i], out
                     pending.append(i)
+                else:
+                    stuck.add(i)
         visible = Box.full_image(width, height)
         alignment: dict[int, Roi] = {}
         poses: list[Pose25D] = []
-        for box, roi, out in zip(boxes, rois, outputs, strict=True):
+        for i, (box, roi, out) in enumerate(zip(boxes, rois, outputs, strict=True)):
             if roi is None or out is None:
                 continue
             if not out.has_pose:
@@ -299,7 +322,7 @@ class BlazePoseModel:
                 continue
             poses.append(pose)
             if isinstance(box, HintedBox) and box.track is not None:
-                following = _next_roi(out, roi, width, height)
+                following = roi if i in stuck else _next_roi(out, roi, width, height)
                 if following is not None:
                     alignment[box.track] = following
         self._alignment = alignment

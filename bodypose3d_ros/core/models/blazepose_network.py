@@ -144,8 +144,9 @@ class LandmarkNetwork:
 
     ``batched``: several crops go through one ``invoke`` with a batch dimension (the input is
     resized when the number of crops changes); else one ``invoke`` per crop on a batch of one.
-    ``num_threads``: the runtime's CPU threads (0: up to 2). The runtime's threads wait on a
-    condition between calls rather than spinning, so the stages after the network get the cores.
+    ``num_threads``: the runtime's CPU threads (0: 2, or the cores there are if fewer), as for
+    MoveNet; more than two would only compete with the stages after the network for the cores
+    of a small robot computer.
     """
 
     def __init__(self, model_path: str | Path, num_threads: int = 0, batched: bool = False) -> None:

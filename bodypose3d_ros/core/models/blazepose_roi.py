@@ -87,6 +87,13 @@ class Roi:
         y = self.cy + s * d[:, 0] + c * d[:, 1]
         return np.column_stack([x, y])
 
+    def holds(self, x: float, y: float) -> bool:
+        """Whether the image point (x, y) lies inside the ROI's square."""
+        c, s = math.cos(self.rotation), math.sin(self.rotation)
+        dx, dy = x - self.cx, y - self.cy
+        half = self.side / 2.0
+        return abs(c * dx + s * dy) <= half and abs(-s * dx + c * dy) <= half
+
     def rotate(self, xy: FloatArray) -> FloatArray:
         """(n, 2) vectors turned by ``rotation`` (world landmarks' x, y back to the image's)."""
         c, s = math.cos(self.rotation), math.sin(self.rotation)
