@@ -188,8 +188,11 @@ def _keypoint_box(uv: FloatArray, confidence: FloatArray) -> Box:
 REALIGN_PASSES: Final = 6
 REALIGN_SETTLED: Final = 0.02
 # A tracked person's crop from their last landmarks is used while the detector (when it ran this
-# frame) puts their hip centre within this fraction of the crop's side of its centre.
-TRACKED_AGREEMENT: Final = 0.1
+# frame) puts their hip centre within this fraction of the crop's side of its centre; a
+# newcomer's re-aligned crop is taken while its centre stays that close to the detector's hips,
+# and its pose only with its hips that close (MoveNet's and BlazePose's hip centres lie 1-3.5% of
+# the side apart on the real photos).
+TRACKED_AGREEMENT: Final = 0.06
 # A search of the whole image (no box, or a box that is the image) first looks at the image
 # letterboxed (its long side), so a
 # person who does not fill the image is still big enough for the alignment points to lead to them.
@@ -204,16 +207,39 @@ def _roi_for(
     if isinstance(box, HintedBox):
         tracked = alignment.get(box.track) if box.track is not None else None
         fresh = roi_from_coco_keypoints(box.keypoints) if box.keypoints is not None else None
-        if tracked is not None and tracked.holds(*box.center):
-            # Where the detector sees this track's hips elsewhere (two people crossing, the last
-            # crop following the other one), its keypoints win.
-            moved = math.hypot(fresh.cx - tracked.cx, fresh.cy - tracked.cy) if fresh else 0.0
-            if moved <= TRACKED_AGREEMENT * tracked.side:
-                return tracked, False
+        # Where the detector sees this track's hips elsewhere (two people crossing, the last crop
+        # following the other one), its keypoints win.
+        if (
+            tracked is not None
+            and tracked.holds(*box.center)
+            and (fresh is None or _agrees(fresh, tracked))
+        ):
+            return tracked, False
         if fresh is not None:
             return fresh, True
     whole = (box.x, box.y, box.width, box.height) == (0.0, 0.0, float(width), float(height))
     return roi_from_box(box, WHOLE_IMAGE_RADIUS_SCALE if whole else BOX_RADIUS_SCALE), True
+
+
+def _agrees(a: Roi, b: Roi) -> bool:
+    """Whether two regions are centred on the same hips (within TRACKED_AGREEMENT of b's side)."""
+    return math.hypot(a.cx - b.cx, a.cy - b.cy) <= TRACKED_AGREEMENT * b.side
+
+
+def _from_keypoints(box: Box, roi: Roi | None) -> bool:
+    """Whether ``roi`` is the one the box's detector keypoints place."""
+    keypoints = box.keypoints if isinstance(box, HintedBox) else None
+    return roi is not None and keypoints is not None and roi_from_coco_keypoints(keypoints) == roi
+
+
+def _on_anchor(raw: RawLandmarks, roi: Roi, anchor: Roi | None) -> bool:
+    """Whether the pose found through ``roi`` has its hips where the detector put the person's
+    (no anchor: nothing to check). A pose whose hips are elsewhere is someone else, often a
+    person in front of the one detected: not this box's person."""
+    if anchor is None:
+        return True
+    hips = roi.to_image(raw.xy[[HIP_CENTRE]])[0]
+    return math.hypot(hips[0] - anchor.cx, hips[1] - anchor.cy) <= TRACKED_AGREEMENT * anchor.side
 
 
 def _settled(a: Roi, b: Roi) -> bool:
@@ -288,14 +314,30 @@ class BlazePoseModel:
                 outputs[i] = out
         pending = [i for i, (_, newcomer) in enumerate(planned) if newcomer] + lost
         stuck: set[int] = set()  # crops whose next look, tried, lost the pose
+        # A crop placed on the detector's keypoints stays on that person: a re-aligned crop that
+        # wanders off their hips (to someone beside or in front of them) is not taken. Hips the
+        # detector guessed outside the image (a person cut by the border) anchor nothing.
+        anchors = {
+            i: roi
+            for i in pending
+            if (roi := rois[i]) is not None
+            and _from_keypoints(boxes[i], roi)
+            and 0.0 <= roi.cx <= width
+            and 0.0 <= roi.cy <= height
+        }
         for _ in range(REALIGN_PASSES):
             realigned: dict[int, Roi] = {}
             for i in pending:
                 out, roi = outputs[i], rois[i]
                 if out is not None and roi is not None:
                     better = _next_roi(out, roi, width, height)
-                    if better is not None and not (out.has_pose and _settled(roi, better)):
-                        realigned[i] = better
+                    if better is None or (out.has_pose and _settled(roi, better)):
+                        continue
+                    anchor = anchors.get(i)
+                    if anchor is not None and not _agrees(anchor, better):
+                        stuck.add(i)
+                        continue
+                    realigned[i] = better
             if not realigned:
                 break
             pending = []
@@ -314,7 +356,7 @@ class BlazePoseModel:
         for i, (box, roi, out) in enumerate(zip(boxes, rois, outputs, strict=True)):
             if roi is None or out is None:
                 continue
-            if not out.has_pose:
+            if not out.has_pose or not _on_anchor(out, roi, anchors.get(i)):
                 self.unfitted += 1
                 continue
             pose = _to_pose25d(out, roi, visible)
