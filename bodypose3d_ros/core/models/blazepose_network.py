@@ -5,8 +5,13 @@ Every constant comes from mediapipe's pose graph in the 0.10.14 wheel
 
 - ``ImageToTensorCalculator``: 256 x 256 RGB, ``keep_aspect_ratio: true`` (the ROI is square, so
   the letterbox adds no padding), ``output_tensor_float_range {min: 0 max: 1}``: pixel / 255;
-  the ROI's rotated square is resampled bilinearly, pixels past the image border repeat the edge
-  (the calculator's default border mode).
+  the ROI's rotated square is resampled bilinearly. One deliberate difference: past the image
+  border the crop is black, where mediapipe repeats the edge pixels (``repeat_edges=True``
+  reproduces it, as the tests do). For a person cut by the border the repeated rows look like
+  smeared limbs: on zidane.jpg's man whose legs are out of the frame BlazePose's hips then hover
+  around 0.5 confidence and his trunk bones drop in and out (test_bone_lengths_photos); black, as
+  the former Tasks path showed outside its crops, keeps them sure. Crops inside the image are the
+  same either way.
 - ``SplitTensorVectorCalculator``: outputs 0 landmarks (1, 195), 1 pose flag (1, 1), 2
   segmentation (unused), 3 heatmap (1, 64, 64, 39), 4 world landmarks (1, 117).
 - ``ThresholdingCalculator {threshold: 0.5}`` on the pose flag: below it there is no pose.
@@ -128,14 +133,16 @@ def decode(
     )
 
 
-def cut_roi(rgb: np.ndarray, roi: Roi) -> np.ndarray:
-    """The ROI's rotated square as the network's 256 x 256 uint8 RGB input."""
+def cut_roi(rgb: np.ndarray, roi: Roi, repeat_edges: bool = False) -> np.ndarray:
+    """The ROI's rotated square as the network's 256 x 256 uint8 RGB input; black past the
+    image border, or the edge pixels repeated as mediapipe does with ``repeat_edges``."""
     # The ROI's corners go to the input's corners (0 and 256) in OpenCV's pixel coordinates, as
     # mediapipe's OpenCV ImageToTensor converter maps them (checked against its own crops: with
     # mediapipe's ROI the landmarks agree to 0.2 px, see test_blazepose_direct).
     return cv2.warpAffine(
         rgb, roi.crop_to_image(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE if repeat_edges else cv2.BORDER_CONSTANT,
     )  # fmt: skip
 
 
