@@ -1,18 +1,21 @@
 """bodypose3d_node in its own process, as `ros2 run` starts it: for the demo, benchmarks and tests.
 
 Its log is drained as it comes (a chatty node never blocks on a full pipe) and kept for error
-messages; stopping sends SIGINT, like Ctrl-C, so the node shuts down cleanly.
+messages; stopping sends SIGINT, like Ctrl-C, so the node shuts down cleanly. A command prefix
+(``strace -f -o FILE``) runs the node under a tracer: the two then get a process group of their
+own, and signals go to the group, since a tracer ignores SIGINT and passes it on to no one.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class NodeProcess:
@@ -24,8 +27,9 @@ class NodeProcess:
         remaps: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         keep_log_lines: int = 500,
+        command_prefix: Sequence[str] = (),
     ) -> None:
-        args = [sys.executable, "-m", "bodypose3d_ros.node", "--ros-args"]
+        args = [*command_prefix, sys.executable, "-m", "bodypose3d_ros.node", "--ros-args"]
         for name, value in (parameters or {}).items():
             text = str(value).lower() if isinstance(value, bool) else str(value)
             args += ["-p", f"{name}:={text}"]
@@ -37,7 +41,9 @@ class NodeProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=bool(command_prefix),
         )
+        self._own_group = bool(command_prefix)
         self._log: collections.deque[str] = collections.deque(maxlen=keep_log_lines)
         stderr = self.process.stderr
         assert stderr is not None
@@ -49,6 +55,14 @@ class NodeProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    def send_signal(self, sig: int) -> None:
+        """``sig`` to the node (and to its tracer's group, when it runs under a prefix)."""
+        if self._own_group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+        else:
+            self.process.send_signal(sig)
+
     def running(self) -> bool:
         return self.process.poll() is None
 
@@ -59,10 +73,10 @@ class NodeProcess:
     def stop(self, timeout_s: float = 15.0) -> str:
         """SIGINT, wait up to ``timeout_s``, then kill; returns the node's log."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self.send_signal(signal.SIGKILL)
                 self.process.wait()
         return self.log()

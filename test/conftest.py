@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import bodypose3d_ros  # noqa: F401  (first: telemetry off before a test imports onnxruntime)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # A real photo of a standing person (Debian's darknet package, data/person.jpg, 640x424);
 # the environment setup fetches it here.

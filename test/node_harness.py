@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -196,27 +196,38 @@ class ProcessHarness:
     from /diagnostics, since the node's objects are out of reach in another process.
     """
 
-    def __init__(self, context: Context, **parameters: object) -> None:
+    def __init__(
+        self,
+        context: Context,
+        name: str = "proc",
+        command_prefix: Sequence[str] = (),
+        **parameters: object,
+    ) -> None:
+        """``name``: the topics' namespace and the node's name suffix (several nodes at once);
+        ``command_prefix`` runs the node under another command (strace)."""
         from diagnostic_msgs.msg import DiagnosticArray
 
         # Own topic names, so no other node under test in this domain sees these frames.
+        ns = f"/{name}"
+        self.hardware_id = f"/bodypose3d_{name}"
         self.node = NodeProcess(
             parameters=parameters,
-            remaps={"image": "/proc/image", "camera_info": "/proc/camera_info",
-                    "poses": "/proc/poses", "markers": "/proc/markers",
-                    "__node": "bodypose3d_proc"},
+            remaps={"image": f"{ns}/image", "camera_info": f"{ns}/camera_info",
+                    "poses": f"{ns}/poses", "markers": f"{ns}/markers",
+                    "__node": f"bodypose3d_{name}"},
+            command_prefix=command_prefix,
         )  # fmt: skip
         self.process = self.node.process
-        self.peer = rclpy.create_node("bodypose3d_process_peer", context=context)
+        self.peer = rclpy.create_node(f"bodypose3d_{name}_peer", context=context)
         self.lock = threading.Lock()
         self.poses: list[tuple[float, Pose3DArray]] = []
         self.diagnostics: dict[str, str] = {}
         self.diagnostic_level = b""  # DiagnosticStatus.OK / WARN / ERROR of the last message
-        self.peer.create_subscription(Pose3DArray, "/proc/poses", self._on_poses, RELIABLE)
+        self.peer.create_subscription(Pose3DArray, f"{ns}/poses", self._on_poses, RELIABLE)
         self.peer.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, RELIABLE)
         camera_qos = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE)
-        self.image_pub = self.peer.create_publisher(Image, "/proc/image", camera_qos)
-        self.info_pub = self.peer.create_publisher(CameraInfo, "/proc/camera_info", camera_qos)
+        self.image_pub = self.peer.create_publisher(Image, f"{ns}/image", camera_qos)
+        self.info_pub = self.peer.create_publisher(CameraInfo, f"{ns}/camera_info", camera_qos)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.peer)
         self._context = context
@@ -236,7 +247,7 @@ class ProcessHarness:
 
     def _on_diag(self, msg: Any) -> None:
         for status in msg.status:
-            if status.hardware_id == "/bodypose3d_proc":
+            if status.hardware_id == self.hardware_id:
                 with self.lock:
                     self.diagnostics = {kv.key: kv.value for kv in status.values}
                     self.diagnostic_level = bytes(status.level)

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -63,8 +63,11 @@ class TritonTestServer:
         workdir: Path,
         max_batch: int = 8,
         delay_s: float = 0.0,
+        command_prefix: Sequence[str] = (),
     ) -> None:
+        """``command_prefix`` runs the server under another command (a tracer: strace -f)."""
         self.python = python
+        self.command_prefix = list(command_prefix)
         self.delay_s = delay_s
         self.models = dict(models)
         self.workdir = workdir
@@ -92,6 +95,7 @@ class TritonTestServer:
         self._workspace = Path(tempfile.mkdtemp(prefix="bp3d_triton_"))
         workspace = self._workspace / "ws"
         command = [
+            *self.command_prefix,
             str(self.python),
             str(SERVE_SCRIPT),
             *(f"--model={name}={path}" for name, path in self.models.items()),
