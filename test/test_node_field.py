@@ -186,14 +186,72 @@ def test_diagnostics_period_out_of_range_is_refused_when_set_and_at_configure() 
             result = h.node.set_parameters([Parameter("diagnostics_period_s", value=value)])[0]
             assert not result.successful
             assert "diagnostics_period_s" in result.reason
-            assert "0.1..3600" in result.reason
+            assert "[0.1, 3600]" in result.reason
         assert h.node.get_parameter("diagnostics_period_s").value == 1.0
         assert h.node.set_parameters([Parameter("diagnostics_period_s", value=0.5)])[0].successful
     with NodeHarness(backend="blazepose", diagnostics_period_s=1e10) as h:
         assert h.node.trigger_configure() == TransitionCallbackReturn.FAILURE
-        assert "diagnostics_period_s=10000000000.0 must be within 0.1..3600" in (
+        assert "diagnostics_period_s=10000000000.0 must be within [0.1, 3600]" in (
             h.node.snapshot().last_error
         )
+
+
+# Values each accepted with an empty reason, then breaking every frame (or the configure).
+FRAME_BREAKERS = [
+    ("marker_lifetime_s", 1e300, "[0, 86400]"),
+    ("marker_lifetime_s", 3e9, "[0, 86400]"),
+    ("depth_max_time_offset_s", 1e300, "(0, 0.5]"),
+    ("depth_max_time_offset_s", 30.0, "(0, 0.5]"),
+    ("triton_timeout_s", 1e300, "[0.01, 60]"),
+    ("triton_timeout_s", 1e-6, "[0.01, 60]"),
+]
+
+
+def test_set_parameters_over_dds_refuses_values_that_break_frames_naming_the_range(
+    photo: np.ndarray,
+) -> None:
+    """`ros2 param set` as a tool does it: a parameter client on another node, over DDS."""
+    from rclpy.parameter_client import AsyncParameterClient
+
+    with NodeHarness(**ONE_FRAME) as h:
+        h.start()
+        client = AsyncParameterClient(h.peer, h.node.get_fully_qualified_name())
+        assert wait_for(client.services_are_ready, 30.0), "no parameter services"
+
+        def set_one(name: str, value: object) -> Any:
+            future = client.set_parameters([Parameter(name, value=value)])
+            assert wait_for(future.done, 30.0), f"no answer setting {name}"
+            return future.result().results[0]  # type: ignore[union-attr]
+
+        for name, value, accepted in FRAME_BREAKERS:
+            before = h.node.get_parameter(name).value
+            result = set_one(name, value)
+            assert not result.successful, (name, value)
+            assert f"{name}={value!r} must be within {accepted}" in result.reason
+            assert h.node.get_parameter(name).value == before
+        # The ends of a range are fine: the largest lifetime reaches the markers after a
+        # re-configure, and frames still come out.
+        assert set_one("marker_lifetime_s", 86400.0).successful
+        assert set_one("triton_model_version", 7).successful  # an integer, as the CLI takes it
+        for transition in (h.node.trigger_deactivate, h.node.trigger_cleanup,
+                           h.node.trigger_configure, h.node.trigger_activate):  # fmt: skip
+            assert transition() == TransitionCallbackReturn.SUCCESS, transition.__name__
+        assert h.node.params.triton_model_version == "7"
+        h.send_camera_info(_info(photo))
+        n = len(h.markers)
+        h.image_pub.publish(make_image_msg(photo, 6000.0))
+        assert wait_for(lambda: len(h.markers) > n, 30.0), h.node.snapshot().last_error
+        drawn = [m for m in h.markers[n].markers if m.action == Marker.ADD]
+        assert drawn
+        assert all((m.lifetime.sec, m.lifetime.nanosec) == (86400, 0) for m in drawn)
+
+
+def test_an_integer_model_version_on_the_command_line_is_accepted() -> None:
+    """`-p triton_model_version:=7` (parsed by ROS as an integer) failed "must be of type str"."""
+    with NodeHarness(cli_args=["--ros-args", "-p", "triton_model_version:=7"], **ONE_FRAME) as h:
+        assert h.node.get_parameter("triton_model_version").value == 7  # as ROS parsed it
+        assert h.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert h.node.params.triton_model_version == "7"
 
 
 def test_markers_have_a_lifetime_and_are_cleared_on_deactivate_activate_and_shutdown(

@@ -55,31 +55,31 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ("precision", "int4", "precision='int4' is not one of fp16, fp32"),
         ("input_normalization", "bgr", "is not one of bgr_unit, rgb_mean"),
         ("input_reliability", "sometimes", "is not one of best_effort, reliable"),
-        ("max_batch_size", 0, "max_batch_size=0 must be a finite number > 0"),
-        ("default_focal_ratio", -0.6, "default_focal_ratio=-0.6 must be a finite number > 0"),
-        ("default_focal_ratio", float("inf"), "default_focal_ratio=inf must be a finite"),
-        ("smoothing_root_beta", float("nan"), "smoothing_root_beta=nan must be a finite"),
-        ("person_min_keypoints", 99, "person_min_keypoints=99 must be <= 34"),
+        ("max_batch_size", 0, "max_batch_size=0 must be within [1, 64]"),
+        ("default_focal_ratio", -0.6, "default_focal_ratio=-0.6 must be within [0.05, 20]"),
+        ("default_focal_ratio", float("inf"), "default_focal_ratio=inf must be within"),
+        ("smoothing_root_beta", float("nan"), "smoothing_root_beta=nan must be within [0, 1000]"),
+        ("person_min_keypoints", 99, "person_min_keypoints=99 must be within [1, 34]"),
         ("detector", "yolo", "detector='yolo' is not one of"),
-        ("detection_interval", 0, "detection_interval=0 must be a finite number > 0"),
-        ("track_max_age_s", -1.0, "track_max_age_s=-1.0 must be a finite number > 0"),
-        ("track_max_missed_frames", 0, "track_max_missed_frames=0 must be a finite number > 0"),
-        ("track_min_hits", 0, "track_min_hits=0 must be a finite number > 0"),
-        ("detector_min_score", 1.5, "detector_min_score=1.5 must be within 0..1"),
-        ("detector_input_size", -8, "detector_input_size=-8 must be a finite number >= 0"),
+        ("detection_interval", 0, "detection_interval=0 must be within [1, 1000]"),
+        ("track_max_age_s", -1.0, "track_max_age_s=-1.0 must be within (0, 3600]"),
+        ("track_max_missed_frames", 0, "track_max_missed_frames=0 must be within [1, 1000]"),
+        ("track_min_hits", 0, "track_min_hits=0 must be within [1, 1000]"),
+        ("detector_min_score", 1.5, "detector_min_score=1.5 must be within [0, 1]"),
+        ("detector_input_size", -8, "detector_input_size=-8 must be within [0, 1024]"),
         ("detector_input_size", 100, "detector_input_size=100: detector input size must be a mul"),
         ("detector_input_size", 2048, "detector_input_size=2048: detector input size must be a m"),
-        ("marker_min_confidence", 1.5, "marker_min_confidence=1.5 must be within 0..1"),
-        ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be a finite number >= 0"),
+        ("marker_min_confidence", 1.5, "marker_min_confidence=1.5 must be within [0, 1]"),
+        ("smoothing_uv_beta", -1.0, "smoothing_uv_beta=-1.0 must be within [0, 1000]"),
         (
             "diagnostics_period_s",
             1e10,
-            "diagnostics_period_s=10000000000.0 must be within 0.1..3600",
+            "diagnostics_period_s=10000000000.0 must be within [0.1, 3600]",
         ),
-        ("diagnostics_period_s", 1e-12, "diagnostics_period_s=1e-12 must be within 0.1..3600"),
-        ("diagnostics_period_s", 0.0, "diagnostics_period_s=0.0 must be a finite number > 0"),
-        ("marker_lifetime_s", -0.5, "marker_lifetime_s=-0.5 must be a finite number >= 0"),
-        ("marker_lifetime_s", float("nan"), "marker_lifetime_s=nan must be a finite number"),
+        ("diagnostics_period_s", 1e-12, "diagnostics_period_s=1e-12 must be within [0.1, 3600]"),
+        ("diagnostics_period_s", 0.0, "diagnostics_period_s=0.0 must be within [0.1, 3600]"),
+        ("marker_lifetime_s", -0.5, "marker_lifetime_s=-0.5 must be within [0, 86400]"),
+        ("marker_lifetime_s", float("nan"), "marker_lifetime_s=nan must be within [0, 86400]"),
     ],
 )
 def test_bad_values_are_named_with_what_is_accepted(
@@ -103,7 +103,7 @@ def test_diagnostics_period_bounds_are_inclusive() -> None:
         ("diagnostics_period_s", 1e10, "diagnostics_period_s=10000000000.0 must be within"),
         ("diagnostics_period_s", "fast", "diagnostics_period_s='fast' must be of type float"),
         ("backend", "openpose", "backend='openpose' is not one of"),
-        ("marker_lifetime_s", -1, "marker_lifetime_s=-1.0 must be a finite number >= 0"),
+        ("marker_lifetime_s", -1, "marker_lifetime_s=-1.0 must be within [0, 86400]"),
         # Once accepted here, this only failed at the next configure, inside the detector.
         ("detector_input_size", 500, "detector_input_size=500: detector input size must be a"),
     ],
@@ -114,6 +114,68 @@ def test_one_parameter_checked_on_its_own(name: str, value: object, problem: str
     assert found is not None
     assert problem in found
     assert "model_path" not in found  # only this parameter's own problems
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        # Each of these was accepted and then broke every frame (or the configure).
+        ("marker_lifetime_s", 1e300, "marker_lifetime_s=1e+300 must be within [0, 86400]"),
+        ("marker_lifetime_s", 2.0**31, "marker_lifetime_s=2147483648.0 must be within [0, 86400]"),
+        ("marker_lifetime_s", 1e10, "marker_lifetime_s=10000000000.0 must be within [0, 86400]"),
+        (
+            "depth_max_time_offset_s",
+            1e300,
+            "depth_max_time_offset_s=1e+300 must be within (0, 0.5]",
+        ),
+        ("depth_max_time_offset_s", 30, "depth_max_time_offset_s=30.0 must be within (0, 0.5]"),
+        ("triton_timeout_s", 1e300, "triton_timeout_s=1e+300 must be within [0.01, 60]"),
+        ("triton_timeout_s", 1e-6, "triton_timeout_s=1e-06 must be within [0.01, 60]"),
+        (
+            "max_image_pixels",
+            1 << 40,
+            "max_image_pixels=1099511627776 must be within [1, 268435456]",
+        ),
+        ("max_people", 2**62, "max_people=4611686018427387904 must be within [1, 256]"),
+        ("smoothing_d_cutoff", 1e-300, "smoothing_d_cutoff=1e-300 must be within [0.001, 1000]"),
+        (
+            "triton_model_version",
+            -3,
+            "triton_model_version='-3' must be a positive integer, or empty for the latest",
+        ),
+        (
+            "triton_model_version",
+            0,
+            "triton_model_version='0' must be a positive integer, or empty for the latest",
+        ),
+    ],
+)
+def test_values_that_would_break_frames_are_refused_naming_the_range(
+    name: str, value: object, problem: str
+) -> None:
+    assert check_parameter(name, value) == problem
+
+
+def test_every_numeric_parameter_has_a_range_that_holds_its_default() -> None:
+    from bodypose3d_ros.ros.parameters import RANGES
+
+    numeric = {name for name, value in defaults().items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}  # fmt: skip
+    assert set(RANGES) == numeric
+    for name, accepted in RANGES.items():
+        assert defaults()[name] in accepted, name
+        assert check_parameter(name, accepted.high) is None, name  # the ends are accepted
+        low = accepted.low if not accepted.open_low else accepted.low + 1e-3
+        assert check_parameter(name, type(defaults()[name])(low)) is None or (
+            name == "detector_input_size"  # 0 (the default size) and multiples of 32 from 128
+        ), name
+
+
+def test_an_integer_model_version_is_taken_as_the_cli_takes_it() -> None:
+    """`-p triton_model_version:=7` arrives as an integer; `--triton-model-version 7` works."""
+    assert check_parameter("triton_model_version", 7) is None
+    assert parse_parameters({**defaults(), "triton_model_version": 7}).triton_model_version == "7"
+    assert check_parameter("triton_model_version", True) is not None  # a bool is not a version
 
 
 def test_good_single_values_and_cross_parameter_rules_pass_on_their_own() -> None:
@@ -420,7 +482,9 @@ def test_depth_parameters_are_validated() -> None:
     values = defaults()
     assert values["use_depth"] is False
     values.update(use_depth=True, depth_max_time_offset_s=0.0)
-    with pytest.raises(ParameterError, match=r"depth_max_time_offset_s=0\.0 must be a finite"):
+    with pytest.raises(
+        ParameterError, match=r"depth_max_time_offset_s=0\.0 must be within \(0, 0\.5\]"
+    ):
         parse_parameters(values)
     values.update(depth_max_time_offset_s=0.05)
     assert parse_parameters(values).depth_max_time_offset_s == 0.05

@@ -106,7 +106,7 @@ def test_node_parameters_for_triton_need_a_url_but_no_model_path() -> None:
         ("triton_model_version", "latest", "must be a positive integer, or empty"),
         ("triton_model", " ", "triton_model is empty"),
         ("triton_url", "http://gpu-box:8000", "speaks gRPC"),
-        ("triton_timeout_s", 0.0, "triton_timeout_s=0.0 must be a finite number > 0"),
+        ("triton_timeout_s", 0.0, r"triton_timeout_s=0.0 must be within \[0.01, 60\]"),
     ],
 )
 def test_bad_triton_parameters_are_named(name: str, value: object, expected: str) -> None:

@@ -79,8 +79,10 @@ class MarkerBuilder:
         for name, value in (("joint_scale", joint_scale), ("bone_width", bone_width)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be finite and > 0 (metres), got {value}")
-        if not (math.isfinite(lifetime_s) and lifetime_s >= 0):
-            raise ValueError(f"lifetime_s must be finite and >= 0 (0 = forever), got {lifetime_s}")
+        if not (math.isfinite(lifetime_s) and 0 <= lifetime_s < 2**31):  # Duration.sec: int32
+            raise ValueError(
+                f"lifetime_s must be within [0, 2**31) s (0 = forever), got {lifetime_s}"
+            )
         self.min_confidence = float(min_confidence)
         self.joint_scale = float(joint_scale)
         self.bone_width = float(bone_width)

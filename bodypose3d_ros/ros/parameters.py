@@ -1,7 +1,10 @@
 """The node's parameters: one table of names, defaults and descriptions, validated in one place.
 
 Parameters are read on configure; a bad value fails the configure transition with a message that
-names the parameter, the value and the accepted values, before any model is loaded.
+names the parameter, the value and the accepted values, before any model is loaded. Every numeric
+parameter has a range (:data:`RANGES`, shown in the README's table) checked when it is set, so a
+value that would break every frame (a marker lifetime beyond a ROS Duration, a timeout of 1e300 s)
+is refused at ``ros2 param set`` with the range in the reason.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bodypose3d_ros.core.engines.tensorrt_engine import default_cache_dir
-from bodypose3d_ros.core.engines.triton_engine import TritonSettings
+from bodypose3d_ros.core.engines.triton_engine import TIMEOUT_RANGE_S, TritonSettings
 from bodypose3d_ros.core.lift.smoothing import OneEuroParams
 from bodypose3d_ros.core.models.bodypose3dnet_crop import K_INV_MODES, NORMALIZATIONS
 from bodypose3d_ros.core.models.factory import BACKENDS
@@ -28,6 +31,72 @@ RELIABILITIES = ("best_effort", "reliable")
 # /diagnostics period bounds: faster floods the topic (1e-12 s spun a core at ~1900 msg/s),
 # slower silences it (and 1e10 s overflowed the timer).
 DIAGNOSTICS_PERIOD_RANGE_S = (0.1, 3600.0)
+
+
+@dataclass(frozen=True)
+class Range:
+    """What a numeric parameter accepts: ``[low, high]``, or ``(low, high]`` if ``open_low``."""
+
+    low: float
+    high: float
+    open_low: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            return False
+        above = number > self.low if self.open_low else number >= self.low
+        return math.isfinite(number) and above and number <= self.high
+
+    def __str__(self) -> str:
+        return f"{'(' if self.open_low else '['}{_number(self.low)}, {_number(self.high)}]"
+
+
+def _number(value: float) -> str:
+    """268435456 rather than 2.68435e+08; 0.001 as it is."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+_CUTOFF_HZ = Range(0.001, 1000.0)  # slower is a frozen output (a time constant of minutes)
+_BETA = Range(0.0, 1000.0)
+_FRACTION = Range(0.0, 1.0)
+_COUNT = Range(1, 1000)
+
+RANGES: dict[str, Range] = {
+    "max_batch_size": Range(1, 64),
+    "triton_timeout_s": Range(*TIMEOUT_RANGE_S),
+    # focal length / width: 0.05 is wider than any fisheye's, 20 longer than a 600 mm telephoto.
+    "default_focal_ratio": Range(0.05, 20.0),
+    "smoothing_uv_min_cutoff": _CUTOFF_HZ,
+    "smoothing_uv_beta": _BETA,
+    "smoothing_z_rel_min_cutoff": _CUTOFF_HZ,
+    "smoothing_z_rel_beta": _BETA,
+    "smoothing_root_min_cutoff": _CUTOFF_HZ,
+    "smoothing_root_beta": _BETA,
+    "smoothing_d_cutoff": _CUTOFF_HZ,
+    "person_min_keypoint_confidence": _FRACTION,
+    "person_min_keypoints": Range(1, NUM_KEYPOINTS),
+    "detector_input_size": Range(0, 1024),  # 0 or a multiple of 32 from 128: checked apart
+    "detector_min_score": _FRACTION,
+    "detection_interval": _COUNT,
+    "track_max_age_s": Range(0.0, 3600.0, open_low=True),
+    "track_max_missed_frames": _COUNT,
+    "track_min_hits": _COUNT,
+    "max_people": Range(1, 256),
+    "max_pose_people": Range(*MAX_POSE_PEOPLE_RANGE),
+    "marker_min_confidence": _FRACTION,
+    # A ROS Duration holds whole seconds in an int32: beyond it the lifetime wrapped or failed.
+    "marker_lifetime_s": Range(0.0, 86400.0),
+    "max_image_pixels": Range(1, 1 << 28),  # 16384 x 16384
+    "diagnostics_period_s": Range(*DIAGNOSTICS_PERIOD_RANGE_S),
+    # A colour frame waits for its depth frame up to this long, and half a second is already
+    # 0.7 m of a walking person: a larger offset pairs images that do not show the same scene.
+    "depth_max_time_offset_s": Range(0.0, 0.5, open_low=True),
+}
+# Integers accepted for a text parameter: `-p triton_model_version:=7` arrives as an integer,
+# as `--triton-model-version 7` is accepted by the CLI.
+_INTEGER_AS_TEXT = ("triton_model_version",)
 
 
 class ParameterError(ValueError):
@@ -142,7 +211,8 @@ DESCRIPTIONS: dict[str, str] = {
     "max_batch_size": "most people per inference call (TensorRT profile max)",
     "triton_url": "engine triton: the server's gRPC address, grpc://HOST:PORT or HOST:PORT",
     "triton_model": "engine triton: name of the served BodyPose3DNet model",
-    "triton_model_version": "engine triton: model version to use (empty = the latest)",
+    "triton_model_version": "engine triton: model version to use, a positive integer (empty = the "
+    "latest)",
     "triton_timeout_s": "engine triton: timeout of one request [s]; a later answer loses the frame",
     "triton_shared_memory": "engine triton: pass tensors through system shared memory when the "
     "server runs on this machine (falls back to gRPC)",
@@ -180,8 +250,7 @@ DESCRIPTIONS: dict[str, str] = {
     "finds, so nobody found is dropped)",
     "max_pose_people": "most people per frame given the full pose model, published people and "
     "then the nearest first (depth image, else the largest box); everyone else the detector "
-    "sees is published from its keypoints (keypoint_source detector), "
-    f"{MAX_POSE_PEOPLE_RANGE[0]}..{MAX_POSE_PEOPLE_RANGE[1]}",
+    "sees is published from its keypoints (keypoint_source detector)",
     "marker_min_confidence": "joints and bones below this confidence are not drawn in RViz",
     "marker_lifetime_s": "seconds RViz keeps a skeleton that is not refreshed (0 = forever)",
     "publish_markers": "publish visualization_msgs/MarkerArray skeletons on 'markers'",
@@ -191,8 +260,7 @@ DESCRIPTIONS: dict[str, str] = {
     "input_reliability": f"QoS reliability of the image input: {' | '.join(RELIABILITIES)} "
     "(CameraInfo is always best effort, which matches either kind of publisher)",
     "max_image_pixels": "images larger than this are rejected as bad input",
-    "diagnostics_period_s": "period of /diagnostics messages [s], "
-    f"{DIAGNOSTICS_PERIOD_RANGE_S[0]:g}..{DIAGNOSTICS_PERIOD_RANGE_S[1]:g}",
+    "diagnostics_period_s": "period of /diagnostics messages [s]",
     "use_depth": "anchor each person at the distance measured by the registered depth image on "
     "'depth' (sensor_msgs/Image 16UC1 mm or 32FC1 m, e.g. aligned_depth_to_color)",
     "depth_max_time_offset_s": "a colour frame pairs with the depth frame nearest in stamp "
@@ -228,6 +296,8 @@ def _typed(name: str, value: Any, default: Any, problems: list[str]) -> Any:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     else:
+        if name in _INTEGER_AS_TEXT and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         ok = isinstance(value, str)
     if not ok:
         problems.append(f"{name}={value!r} must be of type {type(default).__name__}")
@@ -265,52 +335,21 @@ def _checked(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     for name, choices in _CHOICES.items():
         if values[name] not in choices:
             problems.append(f"{name}={values[name]!r} is not one of {', '.join(choices)}")
-    positive = ("max_batch_size", "max_image_pixels", "default_focal_ratio", "diagnostics_period_s",
-                "person_min_keypoints", "max_people", "smoothing_d_cutoff", "detection_interval",
-                "track_max_age_s", "track_max_missed_frames", "track_min_hits",
-                "smoothing_uv_min_cutoff", "smoothing_z_rel_min_cutoff",
-                "smoothing_root_min_cutoff", "depth_max_time_offset_s",
-                "triton_timeout_s")  # fmt: skip
-    for name in positive:
-        if not (math.isfinite(values[name]) and values[name] > 0):
-            problems.append(f"{name}={values[name]!r} must be a finite number > 0")
-    for name in ("smoothing_uv_beta", "smoothing_z_rel_beta", "smoothing_root_beta",
-                 "detector_input_size"):  # fmt: skip
-        if not (math.isfinite(values[name]) and values[name] >= 0):
-            problems.append(f"{name}={values[name]!r} must be a finite number >= 0")
+    for name, accepted in RANGES.items():
+        if values[name] not in accepted:
+            problems.append(f"{name}={values[name]!r} must be within {accepted}")
     if values["detector_input_size"] > 0:  # the sizes MoveNet runs at, checked where it is set
         try:
             MoveNetParams(input_size=values["detector_input_size"])
         except ValueError as error:
             problems.append(f"detector_input_size={values['detector_input_size']!r}: {error}")
-    low_people, high_people = MAX_POSE_PEOPLE_RANGE
-    if not low_people <= values["max_pose_people"] <= high_people:
+    version = values["triton_model_version"]
+    if version and not (version.isdigit() and int(version) > 0):
         problems.append(
-            f"max_pose_people={values['max_pose_people']!r} must be within "
-            f"{low_people}..{high_people}"
-        )
-    if values["person_min_keypoints"] > NUM_KEYPOINTS:
-        problems.append(
-            f"person_min_keypoints={values['person_min_keypoints']!r} must be <= {NUM_KEYPOINTS}"
-        )
-    for name in ("marker_min_confidence", "person_min_keypoint_confidence", "detector_min_score"):
-        if not 0.0 <= values[name] <= 1.0:
-            problems.append(f"{name}={values[name]!r} must be within 0..1")
-    if not (math.isfinite(values["marker_lifetime_s"]) and values["marker_lifetime_s"] >= 0):
-        problems.append(
-            f"marker_lifetime_s={values['marker_lifetime_s']!r} must be a finite number >= 0"
-        )
-    low, high = DIAGNOSTICS_PERIOD_RANGE_S
-    if 0 < values["diagnostics_period_s"] < math.inf and not (
-        low <= values["diagnostics_period_s"] <= high
-    ):
-        problems.append(
-            f"diagnostics_period_s={values['diagnostics_period_s']!r} must be within "
-            f"{low:g}..{high:g} seconds"
+            f"triton_model_version={version!r} must be a positive integer, or empty for the latest"
         )
     if values["engine"] == "triton":
-        settings = TritonSettings(values["triton_url"], values["triton_model"],
-                                  values["triton_model_version"], 1.0)  # fmt: skip
+        settings = TritonSettings(values["triton_url"], values["triton_model"])  # the address
         try:
             settings.check()
         except ValueError as error:
@@ -345,10 +384,13 @@ def defaults_yaml() -> str:
 
 def markdown_table() -> str:
     """The README's parameter table."""
-    rows = ["| parameter | default | meaning |", "|---|---|---|"]
+    rows = ["| parameter | default | range | meaning |", "|---|---|---|---|"]
     for name, value in defaults().items():
         text = _literal(value, '"') or '""'
-        rows.append(f"| `{name}` | `{text}` | {DESCRIPTIONS[name].replace('|', '/')} |")
+        accepted = f"`{RANGES[name]}`" if name in RANGES else ""
+        rows.append(
+            f"| `{name}` | `{text}` | {accepted} | {DESCRIPTIONS[name].replace('|', '/')} |"
+        )
     return "\n".join(rows) + "\n"
 
 

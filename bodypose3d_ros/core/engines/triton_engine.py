@@ -44,6 +44,9 @@ from bodypose3d_ros.core.engines.triton_shared_memory import SharedMemoryIO
 Log = Callable[[str], None]
 
 DEFAULT_MODEL: Final = "bodypose3dnet"
+# A request timeout below 10 ms fails on every request (and the start-up checks) however well the
+# server runs; above a minute, a frame is long stale and a stuck request holds the node's shutdown.
+TIMEOUT_RANGE_S: Final = (0.01, 60.0)
 FIRST_RETRY_S: Final = 0.25
 MAX_RETRY_S: Final = 2.0
 INSTALL_HINT: Final = "pip install 'tritonclient[grpc]' (see requirements/triton-client.txt)"
@@ -88,8 +91,11 @@ class TritonSettings:
                 f"triton_model_version {self.model_version!r} must be a positive integer, or "
                 "empty for the latest version"
             )
-        if not self.timeout_s > 0:
-            raise ValueError(f"triton_timeout_s must be > 0, got {self.timeout_s}")
+        low, high = TIMEOUT_RANGE_S
+        if not low <= self.timeout_s <= high:
+            raise ValueError(
+                f"triton_timeout_s={self.timeout_s!r} must be within [{low:g}, {high:g}] seconds"
+            )
         return address
 
 
