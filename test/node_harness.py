@@ -213,7 +213,7 @@ class ProcessHarness:
         self.node = NodeProcess(
             parameters=parameters,
             remaps={"image": f"{ns}/image", "camera_info": f"{ns}/camera_info",
-                    "poses": f"{ns}/poses", "markers": f"{ns}/markers",
+                    "poses": f"{ns}/poses", "markers": f"{ns}/markers", "depth": f"{ns}/depth",
                     "__node": f"bodypose3d_{name}"},
             command_prefix=command_prefix,
         )  # fmt: skip
@@ -228,6 +228,7 @@ class ProcessHarness:
         camera_qos = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE)
         self.image_pub = self.peer.create_publisher(Image, f"{ns}/image", camera_qos)
         self.info_pub = self.peer.create_publisher(CameraInfo, f"{ns}/camera_info", camera_qos)
+        self.depth_pub = self.peer.create_publisher(Image, f"{ns}/depth", camera_qos)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.peer)
         self._context = context

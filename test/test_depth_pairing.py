@@ -80,3 +80,34 @@ def test_no_wait_when_a_frame_at_least_as_new_is_there_or_the_stream_is_dead() -
     assert pairer.pair(3.0, 0.04, wait_s=3600.0).item is None
     with pytest.raises(ValueError, match="capacity"):
         DepthPairer(capacity=0)
+
+
+def _pair_in_thread(pairer: DepthPairer[str], stamp: float) -> tuple[threading.Thread, list]:
+    result: list[str | None] = []
+    thread = threading.Thread(
+        target=lambda: result.append(pairer.pair(stamp, max_offset_s=0.04, wait_s=3600.0).item)
+    )
+    thread.start()
+    return thread, result
+
+
+def test_interrupt_ends_a_wait_at_once_and_resume_waits_again() -> None:
+    """Shutdown while a colour frame waits for its depth frame: the wait (up to an hour here, on a
+    clock that never moves, so only the interrupt can end it) ends, the frame pairs with what is
+    there; until resumed no pairing waits."""
+    pairer: DepthPairer[str] = DepthPairer(alive_s=1.0, clock=lambda: 100.0)
+    pairer.add(0.967, "previous")  # alive, nothing as new as 1.0: the pairing waits
+    thread, result = _pair_in_thread(pairer, 1.0)
+    pairer.interrupt()
+    thread.join(60.0)
+    assert not thread.is_alive(), "the interrupt did not end the wait"
+    assert result == ["previous"]
+    thread, result = _pair_in_thread(pairer, 1.005)  # interrupted: no new wait
+    thread.join(60.0)
+    assert not thread.is_alive()
+    assert result == ["previous"]
+    pairer.resume()
+    thread, result = _pair_in_thread(pairer, 1.066)
+    pairer.add(1.067, "matching")  # only a pairing that waited can take it
+    thread.join(60.0)
+    assert result == ["matching"]

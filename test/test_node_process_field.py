@@ -95,6 +95,46 @@ def test_ctrl_c_while_frames_flow_is_clean_and_clears_the_markers(
     assert "Traceback" not in log
 
 
+def test_ctrl_c_while_a_frame_waits_for_its_depth_image_exits_at_once(
+    ros_context: Any, photo: np.ndarray
+) -> None:
+    """Depth 0.4 s behind colour: every colour frame waits (up to depth_max_time_offset_s) for a
+    depth frame as new as itself. SIGINT ends that wait; the process exits within 5 s (the
+    pairing wait once held it for depth_max_time_offset_s = 30 s)."""
+    harness = ProcessHarness(
+        ros_context, backend="blazepose", use_depth=True, depth_max_time_offset_s=0.5,
+        input_reliability="reliable",
+    )  # fmt: skip
+    height, width = photo.shape[:2]
+    depth = Image()
+    depth.height, depth.width, depth.encoding, depth.step = height, width, "16UC1", width * 2
+    depth.data = bytes(width * height * 2)
+    stop_sending = threading.Event()
+
+    def send() -> None:  # colour at 10 Hz, its depth 0.4 s late
+        stamp = 100.0
+        while not stop_sending.wait(0.1):
+            harness.info_pub.publish(make_camera_info(width, height, 530.0, 545.0, 320, 212))
+            harness.image_pub.publish(make_image_msg(photo, stamp))
+            depth.header.stamp.sec = int(stamp - 0.4)
+            depth.header.stamp.nanosec = round((stamp - 0.4) % 1 * 1e9)
+            harness.depth_pub.publish(depth)
+            stamp += 0.1
+
+    sender = threading.Thread(target=send, daemon=True)
+    try:
+        harness.wait_until_active()
+        sender.start()
+        assert wait_for(lambda: len(harness.poses) >= 2, 60.0), harness.node.log()[-2000:]
+        harness.process.send_signal(signal.SIGINT)
+        code = _exit_code(harness.node, timeout_s=5.0)
+    finally:
+        stop_sending.set()
+        log = harness.close()
+    assert code == 0, log
+    assert "Traceback" not in log
+
+
 def _raw(width: int, height: int) -> Image:
     msg = Image()
     msg.width, msg.height, msg.step, msg.encoding = width, height, width * 3, "bgr8"

@@ -82,6 +82,13 @@ class DepthInput:
     def clear(self) -> None:
         self._pairer.clear()
 
+    def interrupt(self) -> None:
+        """End a pairing wait now (the worker is stopping) and wait no more until resume()."""
+        self._pairer.interrupt()
+
+    def resume(self) -> None:
+        self._pairer.resume()
+
     def for_frame(
         self, stamp: float, width: int, height: int, max_offset_s: float, max_pixels: int
     ) -> DepthImage | None:

@@ -134,16 +134,19 @@ class FrameWorker:
     def start(self, pipeline: PosePipeline, params: NodeParameters, outputs: Outputs) -> None:
         self._pipeline, self._params, self._outputs = pipeline, params, outputs
         self._slot.reopen()
+        self._depth.resume()
         self._thread = threading.Thread(target=self._work, name="bodypose3d_worker", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the current frame; never abandon it mid-inference.
+        """Stop after the current frame; never abandon it mid-inference (a wait for its depth
+        image ends at once: the frame goes on without it).
 
         The model must not be closed (or a second worker started) under a running inference,
         which can take long on a first TensorRT/CUDA call or a slow CPU: wait, saying so.
         """
         self._slot.close()
+        self._depth.interrupt()  # a frame waiting for its depth image stops waiting
         thread = self._thread
         if thread is not None:
             thread.join(timeout=10.0)

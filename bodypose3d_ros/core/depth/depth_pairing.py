@@ -6,7 +6,8 @@ recent depth frames is kept; a colour frame takes the one nearest in stamp withi
 ``max_offset_s``. If the buffer holds no depth at least as new as the colour frame yet, a nearer
 one may still be on its way, so the pairing waits for it, at most ``wait_s`` and only while the
 depth stream is alive (a frame arrived within ``alive_s``): a dead depth topic never slows the
-colour stream down. Thread-safe: depth arrives on the executor thread, pairing runs on the worker.
+colour stream down. :meth:`DepthPairer.interrupt` ends every wait at once (shutdown must not wait
+out a pairing). Thread-safe: depth arrives on the executor thread, pairing runs on the worker.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class DepthPairer(Generic[T]):
         self._alive_s = alive_s
         self._clock = clock
         self._last_arrival = float("-inf")
+        self._interrupted = False
         self._changed = threading.Condition()
 
     def add(self, stamp: float, item: T) -> None:
@@ -57,6 +59,17 @@ class DepthPairer(Generic[T]):
     def clear(self) -> None:
         with self._changed:
             self._buffer.clear()
+
+    def interrupt(self) -> None:
+        """End the current wait now, and pair without waiting until :meth:`resume`."""
+        with self._changed:
+            self._interrupted = True
+            self._changed.notify_all()
+
+    def resume(self) -> None:
+        """Wait for late depth frames again (after :meth:`interrupt`)."""
+        with self._changed:
+            self._interrupted = False
 
     def __len__(self) -> int:
         with self._changed:
@@ -77,7 +90,7 @@ class DepthPairer(Generic[T]):
         """The buffered depth frame nearest to ``stamp`` within ``max_offset_s``, or None."""
         deadline = self._clock() + max(wait_s, 0.0)
         with self._changed:
-            while self._may_improve(stamp):
+            while not self._interrupted and self._may_improve(stamp):
                 remaining = deadline - self._clock()
                 if remaining <= 0.0:
                     break
