@@ -195,6 +195,8 @@ def test_unknown_model_name_fails_naming_the_setting(server: TritonTestServer) -
         message
     )
     assert "set triton_model (and triton_model_version) to the served model's name" in message
+    # The served models, named (the test server's index is empty: its ready models are listed).
+    assert f"(it serves: bodypose3dnet v1 (ready), {WRONG_MODEL} v1 (ready))" in message
 
 
 def test_engine_survives_a_server_restart(
@@ -385,4 +387,53 @@ def test_slow_server_times_out_instead_of_piling_up_requests(
         assert engine.failures == 1  # the second call never reached the server
     finally:
         engine.close()
+        slow.stop()
+
+
+def test_a_request_that_timed_out_does_not_break_the_reconnect(
+    triton_python: Path, models: dict[str, Path], tmp_path: Path
+) -> None:
+    """The server answers a three-row request too late; it still runs there, holding the shared
+    memory regions, when the engine reconnects. That reconnect failed with "shared memory region
+    ... already in manager", reported as the server being unavailable, until the late request had
+    finished. Now it succeeds over gRPC and takes the regions back once they are free."""
+    slow = TritonTestServer(
+        triton_python, {"bodypose3dnet": models["bodypose3dnet"]}, tmp_path,
+        delay_s=3.0, slow_rows=3,
+    )  # fmt: skip
+    slow.start()
+    messages: list[str] = []
+    engine = TritonEngine(TritonSettings(slow.url, timeout_s=1.0), log=messages.append)
+    regions_before = _shm_regions(os.getpid())
+    local = OnnxRuntimeEngine(models["bodypose3dnet"])
+    try:
+        assert engine.shared_memory
+        with pytest.raises(EngineUnavailableError, match="DEADLINE_EXCEEDED"):
+            engine.run(_feeds(3, seed=7))
+        feeds = _feeds(1, seed=8)
+        errors: list[str] = []
+
+        def answered() -> dict[str, np.ndarray] | None:
+            try:
+                return engine.run(feeds)
+            except EngineUnavailableError as error:
+                errors.append(str(error))
+                return None
+
+        result = _wait_for_value(answered, timeout_s=60.0)
+        assert result is not None, errors[-3:]
+        assert not [e for e in errors if "already in manager" in e], errors
+        for name, value in local.run(feeds).items():
+            np.testing.assert_allclose(result[name], value, rtol=1e-5, atol=1e-5)
+
+        def back_on_shared_memory() -> dict[str, np.ndarray] | None:
+            answer = engine.run(feeds)
+            return answer if engine.shared_memory else None
+
+        assert _wait_for_value(back_on_shared_memory, timeout_s=60.0) is not None, messages
+        assert any("sending tensors over gRPC" in m for m in messages), messages
+        assert _shm_regions(os.getpid()) == regions_before  # the same two regions, none added
+    finally:
+        engine.close()
+        local.close()
         slow.stop()

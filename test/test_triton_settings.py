@@ -127,6 +127,23 @@ def test_unreachable_server_fails_at_start_naming_the_url_and_the_fix() -> None:
     assert "bodypose3d_ros.triton_repository" in message
 
 
+def test_a_server_that_does_not_answer_in_time_is_not_called_unreachable() -> None:
+    """Something listens but never answers (a port that accepts and stays silent): the timeout
+    is named, not "start the server" (1e-6 s once read as "the server is not running")."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes connections; nobody ever speaks
+        url = f"grpc://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(ModelLoadError) as raised:
+            TritonEngine(TritonSettings(url, timeout_s=0.5))
+    message = str(raised.value)
+    assert f"the Triton server at {url} did not answer within triton_timeout_s=0.5 s" in message
+    assert "DEADLINE_EXCEEDED" in message
+    assert "raise triton_timeout_s" in message
+
+
 def test_factories_route_triton_settings_and_do_not_need_a_model_file() -> None:
     with pytest.raises(ValueError, match="needs triton_url"):
         create_engine("triton", "")

@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workspace", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     parser.add_argument("--delay-s", type=float, default=0.0, help="answer this much later (slow)")
+    parser.add_argument(
+        "--slow-rows", type=int, default=0, help="delay only batches of at least this many rows"
+    )
     args = parser.parse_args(argv)
 
     import onnxruntime as ort
@@ -67,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         @batch  # type: ignore[untyped-decorator,unused-ignore]
         def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
             feeds = {name: np.ascontiguousarray(value) for name, value in inputs.items()}
-            if args.delay_s > 0:
+            if args.delay_s > 0 and len(next(iter(feeds.values()))) >= args.slow_rows:
                 time.sleep(args.delay_s)  # an overloaded server, for timeout tests
             return dict(zip(output_names, session.run(output_names, feeds), strict=True))
 

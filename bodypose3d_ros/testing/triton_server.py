@@ -64,11 +64,14 @@ class TritonTestServer:
         max_batch: int = 8,
         delay_s: float = 0.0,
         command_prefix: Sequence[str] = (),
+        slow_rows: int = 0,
     ) -> None:
-        """``command_prefix`` runs the server under another command (a tracer: strace -f)."""
+        """``delay_s`` delays the answers to batches of ``slow_rows`` rows or more (all: 0);
+        ``command_prefix`` runs the server under another command (a tracer: strace -f)."""
         self.python = python
         self.command_prefix = list(command_prefix)
         self.delay_s = delay_s
+        self.slow_rows = slow_rows
         self.models = dict(models)
         self.workdir = workdir
         self.max_batch = max_batch
@@ -105,6 +108,7 @@ class TritonTestServer:
             f"--metrics-port={self.metrics_port}",
             f"--workspace={workspace}",
             f"--delay-s={self.delay_s}",
+            f"--slow-rows={self.slow_rows}",
         ]
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(

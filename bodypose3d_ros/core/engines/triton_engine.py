@@ -39,7 +39,7 @@ from bodypose3d_ros.core.engines.triton_address import (
     is_local_host,
     parse_triton_url,
 )
-from bodypose3d_ros.core.engines.triton_shared_memory import SharedMemoryIO
+from bodypose3d_ros.core.engines.triton_shared_memory import RegionsInUseError, SharedMemoryIO
 
 Log = Callable[[str], None]
 
@@ -49,6 +49,7 @@ DEFAULT_MODEL: Final = "bodypose3dnet"
 TIMEOUT_RANGE_S: Final = (0.01, 60.0)
 FIRST_RETRY_S: Final = 0.25
 MAX_RETRY_S: Final = 2.0
+RETRY_REGISTER_S: Final = 1.0
 INSTALL_HINT: Final = "pip install 'tritonclient[grpc]' (see requirements/triton-client.txt)"
 SERVER_HINT: Final = (
     "start the server on its model repository (python -m bodypose3d_ros.triton_repository writes "
@@ -109,6 +110,12 @@ def _reason(error: Exception) -> str:
     return f"{code}: {first}" if code else first
 
 
+def _model_entry(model: Mapping[str, Any], state: str) -> str:
+    """ "name v1 (ready)" from an index or statistics entry (the index may give no version)."""
+    version = f" v{model['version']}" if model.get("version") else ""
+    return f"{model.get('name')}{version} ({state.lower()})"
+
+
 def _spec(tensor: Mapping[str, Any]) -> TensorSpec:
     shape = tuple(int(d) for d in tensor.get("shape", []))
     dtype = str(tensor.get("datatype", "?"))
@@ -153,6 +160,9 @@ class TritonEngine:
         self._lock = threading.Lock()
         self._client: Any = None
         self._shared: SharedMemoryIO | None = None
+        # Set while the server still holds the regions for a request that timed out: tensors
+        # then go over gRPC, and registering again is retried every RETRY_REGISTER_S.
+        self._regions_held_since: float | None = None
         self._down_reason = ""
         self._retry_at = 0.0
         self._retry_delay = FIRST_RETRY_S
@@ -177,8 +187,15 @@ class TritonEngine:
         try:
             self._client.is_server_live(client_timeout=s.timeout_s)
         except self._server_error as error:
+            reason = _reason(error)
+            if "DEADLINE_EXCEEDED" in reason:  # something listens, but not within the timeout
+                raise ModelLoadError(
+                    f"the Triton server at {url} did not answer within triton_timeout_s="
+                    f"{s.timeout_s:g} s ({reason}) — raise triton_timeout_s, or check that a "
+                    "Triton server (not another service) listens there and is not overloaded"
+                ) from None
             raise ModelLoadError(
-                f"cannot reach the Triton server at {url} ({_reason(error)}) — {SERVER_HINT}"
+                f"cannot reach the Triton server at {url} ({reason}) — {SERVER_HINT}"
             ) from None
         version = f" version {s.model_version}" if s.model_version else ""
         try:
@@ -192,7 +209,7 @@ class TritonEngine:
             ) from None
         if not ready:
             listed = self._served_models()
-            listing = f" (its repository lists: {listed})" if listed else ""
+            listing = f" (it serves: {listed})" if listed else ""
             raise ModelLoadError(
                 f"the Triton server at {url} has no ready model {s.model!r}{version}{listing} — "
                 "set triton_model (and triton_model_version) to the served model's name, or load "
@@ -229,21 +246,41 @@ class TritonEngine:
         self._input_shapes = {t.name: _row_dims(t) for t in inputs}
         self._output_shapes = {t.name: _row_dims(t) for t in outputs}
         if not at_start and self._shared is not None:
-            self._shared.register(self._client)
+            self._register_again()
             # The regions were sized at start: a server now allowing more rows gets chunks.
             self.max_batch_size = min(self.max_batch_size, self._shared.max_rows)
 
-    def _served_models(self) -> str:
+    def _register_again(self) -> None:
+        """Register the regions with the (new) server; over gRPC while it still holds them."""
+        assert self._shared is not None
         try:
-            index = self._client.get_model_repository_index(
-                as_json=True, client_timeout=self.settings.timeout_s
-            )
+            self._shared.register(self._client)
+        except RegionsInUseError as error:  # a request that timed out still runs there
+            if self._regions_held_since is None:
+                self._log(f"triton: {error} (a request that timed out); sending tensors over gRPC")
+                self._regions_held_since = time.monotonic()
+            return
+        if self._regions_held_since is not None:
+            self._log("triton: shared memory regions free again; tensors via shared memory")
+        self._regions_held_since = None
+
+    def _served_models(self) -> str:
+        """What the server serves, for the message about a model it lacks ("" if it won't say).
+
+        The repository index lists every model with its state; a server whose models are
+        loaded through its API (pytriton, explicit model control) leaves it empty, and then the
+        ready models are those with statistics.
+        """
+        timeout = self.settings.timeout_s
+        try:
+            index = self._client.get_model_repository_index(as_json=True, client_timeout=timeout)
+            listed = [_model_entry(m, m.get("state") or "unknown") for m in index.get("models", [])]
+            if not listed:
+                stats = self._client.get_inference_statistics(as_json=True, client_timeout=timeout)
+                listed = [_model_entry(m, "ready") for m in stats.get("model_stats", [])]
         except self._server_error:
             return ""
-        return ", ".join(
-            f"{m.get('name')} ({m.get('state', 'unknown').lower() or 'unknown'})"
-            for m in index.get("models", [])
-        )
+        return ", ".join(sorted(listed))
 
     def _try_shared_memory(self) -> SharedMemoryIO | None:
         """Regions registered with the local server, or None (with a log line) to use gRPC."""
@@ -277,7 +314,7 @@ class TritonEngine:
     @property
     def shared_memory(self) -> bool:
         """True while tensors travel through system shared memory instead of gRPC messages."""
-        return self._shared is not None
+        return self._shared is not None and self._regions_held_since is None
 
     @property
     def available(self) -> bool:
@@ -286,7 +323,7 @@ class TritonEngine:
 
     @property
     def description(self) -> str:
-        transport = "shared memory" if self._shared is not None else "gRPC"
+        transport = "shared memory" if self.shared_memory else "gRPC"
         return (
             f"triton {self.address.url} model {self.settings.model} v{self._served_version} "
             f"({self._platform}, batch <= {self.max_batch_size}, tensors via {transport})"
@@ -298,6 +335,10 @@ class TritonEngine:
             if self._client is None:
                 raise RuntimeError("the Triton engine was closed")
             self._ensure_connected()
+            held_since = self._regions_held_since
+            if held_since is not None and time.monotonic() - held_since >= RETRY_REGISTER_S:
+                self._regions_held_since = time.monotonic()  # next try in RETRY_REGISTER_S
+                self._register_again()
             try:
                 return run_in_batches(self._run_batch, used, self.max_batch_size)
             except self._server_error as error:
@@ -350,10 +391,9 @@ class TritonEngine:
     def _request(self, feeds: dict[str, Tensor]) -> dict[str, Tensor]:
         s, grpc = self.settings, self._grpc
         rows = len(next(iter(feeds.values())))
-        if self._shared is not None:
-            inputs, outputs = self._shared.request(
-                feeds, grpc.InferInput, grpc.InferRequestedOutput
-            )
+        shared = self._shared if self.shared_memory else None
+        if shared is not None:
+            inputs, outputs = shared.request(feeds, grpc.InferInput, grpc.InferRequestedOutput)
         else:
             inputs = []
             for name, array in feeds.items():
@@ -368,8 +408,8 @@ class TritonEngine:
             outputs=outputs,
             client_timeout=s.timeout_s,
         )
-        if self._shared is not None:
-            return self._shared.answer(self._output_shapes, rows)
+        if shared is not None:
+            return shared.answer(self._output_shapes, rows)
         answers: dict[str, Tensor] = {}
         for spec in OUTPUT_SPECS:
             value = result.as_numpy(spec.name)

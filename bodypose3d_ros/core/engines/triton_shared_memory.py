@@ -4,6 +4,12 @@ Instead of serialising the crops (about 590 KB per person) into every gRPC messa
 writes them into a ``/dev/shm`` region the server has mapped and tells it where they are; the
 server writes the outputs into a second region. Only works when client and server share a
 kernel, so the engine tries it only for a local server and falls back to plain gRPC otherwise.
+
+A request that timed out on this side may still run on the server, which then refuses to
+unregister its regions ("in use") and to register them again ("already in manager"):
+:meth:`SharedMemoryIO.register` says so with :class:`RegionsInUseError`, and the engine sends
+tensors over gRPC until the server has let go of them. Neither reused while the late answer may
+still write into them, nor replaced by new ones, which a server that keeps timing out would pile up.
 """
 
 from __future__ import annotations
@@ -21,6 +27,16 @@ from bodypose3d_ros.core.engines.base import Tensor
 
 _FLOAT_BYTES = np.dtype(np.float32).itemsize
 _instances = itertools.count()
+
+
+class RegionsInUseError(RuntimeError):
+    """The server still holds the regions, for a request it has not finished."""
+
+
+def _already_registered(error: Exception) -> bool:
+    status = getattr(error, "status", None)
+    code = status() if callable(status) else ""
+    return "ALREADY_EXISTS" in str(code) or "already in manager" in str(error)
 
 
 class SharedMemoryIO:
@@ -80,13 +96,23 @@ class SharedMemoryIO:
         return name, handle
 
     def register(self, client: Any = None) -> None:
-        """Tell the server (again, e.g. after it restarted) where the regions are."""
+        """Tell the server (again, e.g. after it restarted) where the regions are.
+
+        RegionsInUseError when the server still holds them for an unfinished request.
+        """
         if client is not None:
             self._client = client
         for name, _, size in self._regions:
-            with contextlib.suppress(Exception):  # not registered (a fresh server)
+            with contextlib.suppress(Exception):  # not registered (a fresh server), or in use
                 self._client.unregister_system_shared_memory(name)
-            self._client.register_system_shared_memory(name, f"/{name}", size)
+            try:
+                self._client.register_system_shared_memory(name, f"/{name}", size)
+            except Exception as error:
+                if _already_registered(error):
+                    raise RegionsInUseError(
+                        f"the server still uses shared memory region {name!r}"
+                    ) from None
+                raise
 
     def request(self, feeds: Mapping[str, Tensor], infer_input: Any, requested_output: Any) -> Any:
         """Write ``feeds`` into the input region; InferInputs and InferRequestedOutputs for them."""
