@@ -20,6 +20,7 @@ import re
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,25 +117,28 @@ def contract_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_nothing_the_package_starts_contacts_anything_off_this_machine(
     ros_context: Any, contract_model: Path, person_image_path: Path, tmp_path: Path
 ) -> None:
+    """Where no Triton test server can exist (no Python 3.13), the nodes are watched without it,
+    with a warning."""
     import cv2
 
     strace = _strace()
-    try:
-        triton_python = server_python()
-    except ServerEnvironmentMissingError as missing:
-        pytest.skip(f"no Triton test server possible here: {missing}")
     photo = cv2.imread(str(person_image_path))
     assert photo is not None
     plain = np.full((240, 320, 3), 40, np.uint8)
-    logs = {name: tmp_path / f"{name}.strace" for name in ("triton_server", "ort", "blazepose",
-                                                           "triton")}  # fmt: skip
-    server = TritonTestServer(
-        triton_python,
-        {"bodypose3dnet": contract_model},
-        tmp_path,
-        command_prefix=_prefix(strace, logs["triton_server"]),
-    )
-    server.start()
+    logs = {name: tmp_path / f"{name}.strace" for name in ("ort", "blazepose")}
+    server: TritonTestServer | None = None
+    try:
+        triton_python = server_python()
+    except ServerEnvironmentMissingError as missing:  # the nodes are still watched
+        warnings.warn(f"Triton left out of the network check: {missing}", stacklevel=1)
+    else:
+        logs.update(triton_server=tmp_path / "triton_server.strace",
+                    triton=tmp_path / "triton.strace")  # fmt: skip
+        traced = _prefix(strace, logs["triton_server"])
+        server = TritonTestServer(
+            triton_python, {"bodypose3dnet": contract_model}, tmp_path, command_prefix=traced
+        )
+        server.start()
     # detector none: every frame goes to the model (the plain image has nobody to detect).
     nodes = {
         "ort": ProcessHarness(ros_context, name="phone_ort",
@@ -143,11 +147,12 @@ def test_nothing_the_package_starts_contacts_anything_off_this_machine(
                               model_path=str(contract_model), detector="none"),
         "blazepose": ProcessHarness(ros_context, name="phone_blazepose",
                                     command_prefix=_prefix(strace, logs["blazepose"])),
-        "triton": ProcessHarness(ros_context, name="phone_triton",
-                                 command_prefix=_prefix(strace, logs["triton"]),
-                                 backend="bodypose3dnet", engine="triton",
-                                 triton_url=server.url, detector="none"),
     }  # fmt: skip
+    if server is not None:
+        nodes["triton"] = ProcessHarness(ros_context, name="phone_triton",
+                                         command_prefix=_prefix(strace, logs["triton"]),
+                                         backend="bodypose3dnet", engine="triton",
+                                         triton_url=server.url, detector="none")  # fmt: skip
     started = time.monotonic()  # the last process started now: the window counts from here
     frames = {"ort": plain, "blazepose": photo, "triton": plain}
     stop = threading.Event()
@@ -177,12 +182,17 @@ def test_nothing_the_package_starts_contacts_anything_off_this_machine(
         stop.set()
         streaming.join(5.0)
         node_logs = {name: harness.close() for name, harness in nodes.items()}
-        server.stop()
+        if server is not None:
+            server.stop()
     report = []
     for name, log in logs.items():
         trace = log.read_text(errors="replace")
         assert any(destinations(trace)) or name == "triton_server", f"{name}: nothing traced"
         bad, multicast = phoning_home(trace)
+        if multicast:  # ROS discovery beyond this machine: the user's setting, reported apart
+            warnings.warn(
+                f"{name}: {len(multicast)} multicast sends (Fast DDS discovery)", stacklevel=1
+            )
         if bad:
             report.append(f"{name}: {len(bad)} calls off loopback / DNS:\n" + "\n".join(bad[:10]))
             report.append(f"  (and {len(multicast)} multicast sends: Fast DDS discovery)")
