@@ -437,3 +437,102 @@ def test_a_request_that_timed_out_does_not_break_the_reconnect(
         engine.close()
         local.close()
         slow.stop()
+
+
+def test_interrupt_ends_a_request_waiting_on_the_server(
+    triton_python: Path, models: dict[str, Path], tmp_path: Path
+) -> None:
+    """A caller that stops (a node shutting down) must not wait out triton_timeout_s for a slow
+    server: interrupt() ends the request in flight, and the next request works."""
+    slow = TritonTestServer(
+        triton_python, {"bodypose3dnet": models["bodypose3dnet"]}, tmp_path,
+        delay_s=30.0, slow_rows=2,
+    )  # fmt: skip
+    slow.start()
+    engine = TritonEngine(TritonSettings(slow.url, timeout_s=60.0))
+    local = OnnxRuntimeEngine(models["bodypose3dnet"])
+    outcome: list[str] = []
+
+    def call() -> None:
+        try:
+            engine.run(_feeds(2, seed=9))
+            outcome.append("answered")
+        except EngineUnavailableError as error:
+            outcome.append(str(error))
+
+    waiting = threading.Thread(target=call)
+    try:
+        waiting.start()
+        assert wait_for_log(slow, "delaying the answer to 2 rows", 60.0), slow.log_tail()
+        engine.interrupt()
+        waiting.join(10.0)  # the server answers in 30 s: only the interrupt ends it sooner
+        assert not waiting.is_alive(), "interrupt() did not end the request"
+        assert outcome == [f"request to the Triton server at {slow.url} interrupted (stopping)"]
+        assert engine.available  # the server did nothing wrong
+        feeds = _feeds(1, seed=10)
+
+        def answered() -> dict[str, np.ndarray] | None:
+            try:
+                return engine.run(feeds)
+            except EngineUnavailableError:
+                return None
+
+        result = _wait_for_value(answered, timeout_s=60.0)
+        assert result is not None
+        for name, value in local.run(feeds).items():
+            np.testing.assert_allclose(result[name], value, rtol=1e-5, atol=1e-5)
+    finally:
+        waiting.join(60.0)
+        engine.close()
+        local.close()
+        slow.stop()
+
+
+def wait_for_log(server: TritonTestServer, text: str, timeout_s: float) -> bool:
+    """Wait until the server's log shows ``text``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if text in server.log_tail(100_000):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_ctrl_c_while_the_node_waits_on_a_slow_server_exits_at_once(
+    triton_python: Path,
+    models: dict[str, Path],
+    tmp_path: Path,
+    ros_context: Any,
+    zidane_image_path: Path,
+) -> None:
+    """triton_timeout_s is 60 s and the server answers two people in 30 s: SIGINT while the node
+    waits for that answer exits within 5 s instead of waiting it out."""
+    import signal
+
+    import cv2
+    from node_harness import ProcessHarness, make_image_msg, wait_for
+
+    slow = TritonTestServer(
+        triton_python, {"bodypose3dnet": models["bodypose3dnet"]}, tmp_path,
+        delay_s=30.0, slow_rows=2,
+    )  # fmt: skip
+    slow.start()
+    node = ProcessHarness(
+        ros_context, name="slow_triton", backend="bodypose3dnet", engine="triton",
+        triton_url=slow.url, triton_timeout_s=60.0, input_reliability="reliable",
+    )  # fmt: skip
+    photo = cv2.imread(str(zidane_image_path))  # two people: a request of two rows
+    try:
+        node.wait_until_active()
+        node.image_pub.publish(make_image_msg(photo, 10.0))
+        assert wait_for(lambda: "delaying the answer to 2 rows" in slow.log_tail(100_000), 60.0), (
+            node.node.log()[-2000:],
+            slow.log_tail(),
+        )
+        node.node.send_signal(signal.SIGINT)
+        code = node.process.wait(timeout=5.0)
+    finally:
+        log = node.close()
+        slow.stop()
+    assert code == 0, log
+    assert "Traceback" not in log

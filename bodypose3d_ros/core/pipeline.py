@@ -41,6 +41,7 @@ from bodypose3d_ros.core.depth.depth_continuity import (
 )
 from bodypose3d_ros.core.depth.depth_fusion import DepthAnchor, DepthFusionConfig, measure_anchor
 from bodypose3d_ros.core.depth.depth_image import DepthImage
+from bodypose3d_ros.core.engines.base import Interruptible
 from bodypose3d_ros.core.image.image_decode import check_size
 from bodypose3d_ros.core.lift.bone_lengths import BoneLengthBank
 from bodypose3d_ros.core.lift.lifting import lift_poses
@@ -404,6 +405,12 @@ class PosePipeline:
         self._frames_since_detection = 0
         self._only_detector_sees = False
         self.model.reset()
+
+    def interrupt(self) -> None:
+        """End a wait on a remote model's answer now (the caller is stopping): that frame fails,
+        the next one works. Models that only compute locally have nothing to interrupt."""
+        if isinstance(self.model, Interruptible):
+            self.model.interrupt()
 
     def close(self) -> None:
         self.model.close()

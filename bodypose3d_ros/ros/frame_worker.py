@@ -140,13 +140,17 @@ class FrameWorker:
 
     def stop(self) -> None:
         """Stop after the current frame; never abandon it mid-inference (a wait for its depth
-        image ends at once: the frame goes on without it).
+        image ends at once: the frame goes on without it; a wait for a server's answer ends too,
+        losing that frame).
 
         The model must not be closed (or a second worker started) under a running inference,
         which can take long on a first TensorRT/CUDA call or a slow CPU: wait, saying so.
         """
         self._slot.close()
         self._depth.interrupt()  # a frame waiting for its depth image stops waiting
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pipeline.interrupt()  # and one waiting for a remote model's answer (Triton)
         thread = self._thread
         if thread is not None:
             thread.join(timeout=10.0)

@@ -70,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         @batch  # type: ignore[untyped-decorator,unused-ignore]
         def infer(**inputs: np.ndarray) -> dict[str, np.ndarray]:
             feeds = {name: np.ascontiguousarray(value) for name, value in inputs.items()}
-            if args.delay_s > 0 and len(next(iter(feeds.values()))) >= args.slow_rows:
+            rows = len(next(iter(feeds.values())))
+            if args.delay_s > 0 and rows >= args.slow_rows:
+                print(f"delaying the answer to {rows} rows by {args.delay_s} s", flush=True)
                 time.sleep(args.delay_s)  # an overloaded server, for timeout tests
             return dict(zip(output_names, session.run(output_names, feeds), strict=True))
 

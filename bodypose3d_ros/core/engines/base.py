@@ -7,7 +7,7 @@ interchangeable and a test can run the whole pipeline on the CPU.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,19 @@ class EngineUnavailableError(RuntimeError):
     Raised by :meth:`InferenceEngine.run` instead of blocking: the frame is lost, the caller
     counts it and reports the outage, and later frames go through once the engine is back.
     """
+
+
+@runtime_checkable
+class Interruptible(Protocol):
+    """An engine (or model) that may wait on a remote answer, and can stop waiting.
+
+    A local engine computes and returns; a remote one (Triton) may wait up to its timeout for a
+    server. Whoever stops the caller (a node shutting down) ends that wait with :meth:`interrupt`.
+    """
+
+    def interrupt(self) -> None:
+        """End a wait for an answer now: the call in flight fails, the next one works again."""
+        ...
 
 
 class InferenceEngine(Protocol):

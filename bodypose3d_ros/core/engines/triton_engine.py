@@ -158,6 +158,7 @@ class TritonEngine:
         self._log = log
         self._wanted_batch = max_batch_size
         self._lock = threading.Lock()
+        self._interrupted = threading.Event()  # interrupt() closed the channel under a call
         self._client: Any = None
         self._shared: SharedMemoryIO | None = None
         # Set while the server still holds the regions for a request that timed out: tensors
@@ -334,6 +335,12 @@ class TritonEngine:
         with self._lock:
             if self._client is None:
                 raise RuntimeError("the Triton engine was closed")
+            if self._interrupted.is_set():  # the channel was closed: a fresh one, checked again
+                self._interrupted.clear()
+                try:
+                    self._connect(at_start=False)
+                except Exception as error:
+                    raise self._mark_down(str(error).splitlines()[0][:300]) from None
             self._ensure_connected()
             held_since = self._regions_held_since
             if held_since is not None and time.monotonic() - held_since >= RETRY_REGISTER_S:
@@ -342,7 +349,24 @@ class TritonEngine:
             try:
                 return run_in_batches(self._run_batch, used, self.max_batch_size)
             except self._server_error as error:
+                if self._interrupted.is_set():  # not the server's fault: the caller is stopping
+                    raise EngineUnavailableError(
+                        f"request to the Triton server at {self.address.url} interrupted "
+                        "(stopping)"
+                    ) from None
                 raise self._mark_down(_reason(error)) from None
+
+    def interrupt(self) -> None:
+        """End a request waiting on the server now (the caller is stopping; see Interruptible).
+
+        Closing the channel ends every call in flight on it; that call fails, and the next one
+        opens a fresh channel (a request the server still runs keeps its shared memory regions:
+        see triton_shared_memory).
+        """
+        self._interrupted.set()
+        client = self._client
+        if client is not None:
+            client.close()
 
     def _ensure_connected(self) -> None:
         """Fail fast while backing off; once the delay passed, reconnect or back off longer."""

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bodypose3d_ros.core.camera.intrinsics import Intrinsics
-from bodypose3d_ros.core.engines.base import InferenceEngine
+from bodypose3d_ros.core.engines.base import InferenceEngine, Interruptible
 from bodypose3d_ros.core.models.bodypose3dnet_crop import (
     CROP_HEIGHT,
     CROP_WIDTH,
@@ -92,6 +92,11 @@ class BodyPose3DNetModel:
 
     def reset(self) -> None:
         """Nothing to forget: every call is independent (tracking lives in the pipeline)."""
+
+    def interrupt(self) -> None:
+        """End a wait on a remote engine's answer (Triton); a local engine has none."""
+        if isinstance(self.engine, Interruptible):
+            self.engine.interrupt()
 
     def close(self) -> None:
         self.engine.close()
