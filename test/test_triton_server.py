@@ -481,11 +481,25 @@ def test_interrupt_ends_a_request_waiting_on_the_server(
         assert result is not None
         for name, value in local.run(feeds).items():
             np.testing.assert_allclose(result[name], value, rtol=1e-5, atol=1e-5)
+        engine.interrupt()  # with nothing in flight (a node stopping while idle), then closing:
+        engine.close()  # the regions are still unregistered from the server
+        assert f"bodypose3d_{os.getpid()}_" not in _server_regions(slow)
     finally:
         waiting.join(60.0)
         engine.close()
         local.close()
         slow.stop()
+
+
+def _server_regions(server: TritonTestServer) -> str:
+    """The system shared memory regions the server has registered, as text."""
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{server.grpc_port}")
+    try:
+        return json.dumps(client.get_system_shared_memory_status(as_json=True))
+    finally:
+        client.close()
 
 
 def wait_for_log(server: TritonTestServer, text: str, timeout_s: float) -> bool:

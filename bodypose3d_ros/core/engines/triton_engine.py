@@ -351,8 +351,7 @@ class TritonEngine:
             except self._server_error as error:
                 if self._interrupted.is_set():  # not the server's fault: the caller is stopping
                     raise EngineUnavailableError(
-                        f"request to the Triton server at {self.address.url} interrupted "
-                        "(stopping)"
+                        f"request to the Triton server at {self.address.url} interrupted (stopping)"
                     ) from None
                 raise self._mark_down(_reason(error)) from None
 
@@ -446,8 +445,11 @@ class TritonEngine:
         """Free the shared-memory regions and the channel; safe to call twice."""
         with self._lock:
             shared, self._shared = self._shared, None
-            if shared is not None:
-                shared.close()
             client, self._client = self._client, None
+            if shared is not None:
+                if self._interrupted.is_set() and client is not None:
+                    client.close()  # interrupt() closed its channel: unregister through a new one
+                    client = self._grpc.InferenceServerClient(url=self.address.target)
+                shared.close(client)
             if client is not None:
                 client.close()

@@ -144,8 +144,11 @@ class SharedMemoryIO:
             for name, shape in output_shapes.items()
         }
 
-    def close(self) -> None:
-        """Unregister (best effort: the server may be gone) and free both regions."""
+    def close(self, client: Any = None) -> None:
+        """Unregister (best effort: the server may be gone) and free both regions; ``client``:
+        talk to the server through this one (the engine's channel may be closed)."""
+        if client is not None:
+            self._client = client
         for name, _, _ in self._regions:
             with contextlib.suppress(Exception):  # the server is gone: nothing to unregister
                 self._client.unregister_system_shared_memory(name)
