@@ -39,7 +39,13 @@ from bodypose3d_ros.core.engines.triton_address import (
     is_local_host,
     parse_triton_url,
 )
-from bodypose3d_ros.core.engines.triton_shared_memory import RegionsInUseError, SharedMemoryIO
+from bodypose3d_ros.core.engines.triton_server_info import reason as _reason
+from bodypose3d_ros.core.engines.triton_server_info import served_models
+from bodypose3d_ros.core.engines.triton_shared_memory import (
+    RegionsInUseError,
+    SharedMemoryIO,
+    open_shared_memory,
+)
 
 Log = Callable[[str], None]
 
@@ -98,22 +104,6 @@ class TritonSettings:
                 f"triton_timeout_s={self.timeout_s!r} must be within [{low:g}, {high:g}] seconds"
             )
         return address
-
-
-def _reason(error: Exception) -> str:
-    """A short reason from a tritonclient exception (its status and first message line)."""
-    status = getattr(error, "status", None)
-    message = getattr(error, "message", None)
-    text = message() if callable(message) else str(error)
-    first = (str(text or type(error).__name__).strip().splitlines() or [""])[0][:200]
-    code = status() if callable(status) else None
-    return f"{code}: {first}" if code else first
-
-
-def _model_entry(model: Mapping[str, Any], state: str) -> str:
-    """ "name v1 (ready)" from an index or statistics entry (the index may give no version)."""
-    version = f" v{model['version']}" if model.get("version") else ""
-    return f"{model.get('name')}{version} ({state.lower()})"
 
 
 def _spec(tensor: Mapping[str, Any]) -> TensorSpec:
@@ -176,7 +166,14 @@ class TritonEngine:
             raise
         self._use_shared_memory = settings.shared_memory and is_local_host(address.host)
         if self._use_shared_memory:
-            self._shared = self._try_shared_memory()
+            self._shared = open_shared_memory(
+                self._client,
+                self._input_shapes,
+                self._output_shapes,
+                self.max_batch_size,
+                self.address.url,
+                self._log,
+            )
 
     # ------------------------------------------------------------------ connecting
     def _connect(self, at_start: bool) -> None:
@@ -209,7 +206,7 @@ class TritonEngine:
                 f"({_reason(error)}) — {SERVER_HINT}"
             ) from None
         if not ready:
-            listed = self._served_models()
+            listed = served_models(self._client, self.settings.timeout_s, self._server_error)
             listing = f" (it serves: {listed})" if listed else ""
             raise ModelLoadError(
                 f"the Triton server at {url} has no ready model {s.model!r}{version}{listing} — "
@@ -264,47 +261,6 @@ class TritonEngine:
         if self._regions_held_since is not None:
             self._log("triton: shared memory regions free again; tensors via shared memory")
         self._regions_held_since = None
-
-    def _served_models(self) -> str:
-        """What the server serves, for the message about a model it lacks ("" if it won't say).
-
-        The repository index lists every model with its state; a server whose models are
-        loaded through its API (pytriton, explicit model control) leaves it empty, and then the
-        ready models are those with statistics.
-        """
-        timeout = self.settings.timeout_s
-        try:
-            index = self._client.get_model_repository_index(as_json=True, client_timeout=timeout)
-            listed = [_model_entry(m, m.get("state") or "unknown") for m in index.get("models", [])]
-            if not listed:
-                stats = self._client.get_inference_statistics(as_json=True, client_timeout=timeout)
-                listed = [_model_entry(m, "ready") for m in stats.get("model_stats", [])]
-        except self._server_error:
-            return ""
-        return ", ".join(sorted(listed))
-
-    def _try_shared_memory(self) -> SharedMemoryIO | None:
-        """Regions registered with the local server, or None (with a log line) to use gRPC."""
-        if any(
-            d <= 0
-            for d in [*self._flat_dims(self._input_shapes), *self._flat_dims(self._output_shapes)]
-        ):
-            self._log("triton: shared memory needs fixed tensor sizes; sending tensors over gRPC")
-            return None
-        try:
-            return SharedMemoryIO(
-                self._client, self._input_shapes, self._output_shapes, self.max_batch_size
-            )
-        except Exception as error:  # no /dev/shm, or a server that cannot map it (a container)
-            self._log(
-                f"triton: system shared memory not usable with {self.address.url} "
-                f"({_reason(error)}); sending tensors over gRPC"
-            )
-            return None
-
-    @staticmethod
-    def _flat_dims(shapes: Mapping[str, list[int]]) -> list[int]:
-        return [d for shape in shapes.values() for d in shape]
 
     # ------------------------------------------------------------------ running
     @property

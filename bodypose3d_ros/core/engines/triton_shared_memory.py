@@ -18,12 +18,13 @@ import contextlib
 import itertools
 import os
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from bodypose3d_ros.core.engines.base import Tensor
+from bodypose3d_ros.core.engines.triton_server_info import reason
 
 _FLOAT_BYTES = np.dtype(np.float32).itemsize
 _instances = itertools.count()
@@ -161,3 +162,26 @@ def _destroy(shm: Any, regions: list[tuple[str, Any, int]]) -> None:
         _, handle, _ = regions.pop()
         with contextlib.suppress(Exception):
             shm.destroy_shared_memory_region(handle)
+
+
+def open_shared_memory(
+    client: Any,
+    input_shapes: Mapping[str, list[int]],
+    output_shapes: Mapping[str, list[int]],
+    max_batch_size: int,
+    url: str,
+    log: Callable[[str], None],
+) -> SharedMemoryIO | None:
+    """Regions registered with the local server, or None (with a log line) to use gRPC."""
+    dims = [d for shapes in (input_shapes, output_shapes) for s in shapes.values() for d in s]
+    if any(d <= 0 for d in dims):
+        log("triton: shared memory needs fixed tensor sizes; sending tensors over gRPC")
+        return None
+    try:
+        return SharedMemoryIO(client, input_shapes, output_shapes, max_batch_size)
+    except Exception as error:  # no /dev/shm, or a server that cannot map it (a container)
+        log(
+            f"triton: system shared memory not usable with {url} "
+            f"({reason(error)}); sending tensors over gRPC"
+        )
+        return None
