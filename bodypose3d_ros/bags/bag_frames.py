@@ -35,16 +35,14 @@ from bodypose3d_ros.core.camera.intrinsics import (
 from bodypose3d_ros.core.depth.depth_image import (
     DepthImage,
     DepthImageError,
-    decode_depth,
     registered_to,
 )
 from bodypose3d_ros.core.depth.depth_pairing import DepthPairer
 from bodypose3d_ros.core.image.image_decode import (
     BgrImage,
     ImageDecodeError,
-    decode_compressed,
-    decode_raw,
 )
+from bodypose3d_ros.ros.conversions import compressed_to_bgr, image_to_bgr, image_to_depth
 
 LOOKAHEAD_NS: Final = 500_000_000
 DEPTH_BUFFER: Final = 64  # depth frames kept for pairing: LOOKAHEAD_NS of a 90 Hz camera and more
@@ -92,16 +90,8 @@ def _field(msg: Any, name: str) -> Any:
 def decode_image(msg: Any, max_pixels: int) -> BgrImage:
     """A sensor_msgs Image or CompressedImage as BGR, by the node's decoding code."""
     if hasattr(msg, "format"):  # CompressedImage
-        return decode_compressed(msg.data, max_pixels=max_pixels)
-    return decode_raw(
-        msg.data,
-        int(msg.width),
-        int(msg.height),
-        int(msg.step),
-        msg.encoding,
-        is_bigendian=bool(msg.is_bigendian),
-        max_pixels=max_pixels,
-    )
+        return compressed_to_bgr(msg, max_pixels)
+    return image_to_bgr(msg, max_pixels)
 
 
 class CameraInfoHistory:
@@ -310,15 +300,7 @@ class BagFrames:
             return None
         msg, topic = pairing.item
         try:
-            depth = decode_depth(
-                msg.data,
-                int(msg.width),
-                int(msg.height),
-                int(msg.step),
-                msg.encoding,
-                is_bigendian=bool(msg.is_bigendian),
-                max_pixels=s.max_image_pixels,
-            )
+            depth = image_to_depth(msg, s.max_image_pixels)
             if not registered_to(depth, width, height):
                 raise DepthImageError(
                     f"depth image {depth.width}x{depth.height} has another aspect ratio than "
