@@ -144,6 +144,11 @@ def test_repeated_or_backward_stamps_still_publish_what_the_frame_saw(
     The smoothing filter used to ignore such frames, so the published skeleton froze where it was.
     """
     base = 3000.0 + 100 * step_back_s
+    # The harness is shared: an empty scene first, so the person a previous test left 114 px
+    # to the right is lost (unseen for 2 frames and 1 s) and each case starts on its own.
+    empty = np.full_like(photo, 128)
+    for k in range(3):
+        _pose_of_next_frame(harness, make_image_msg(empty, base - 10.0 + 2 * k))
     for k in range(3):
         start = _pose_of_next_frame(harness, make_image_msg(photo, base + k / 30))
     last = base + 2 / 30
