@@ -50,7 +50,8 @@ ROSDEP_KEYS: dict[str, str] = {
 # Imported, but deliberately not a rosdep key (the README's install section says how to get them).
 PIP_ONLY: dict[str, str] = {
     "mediapipe": "exactly 0.10.14, pip install --no-deps (rosdep's key pulls ~1 GB of extras)",
-    "ai_edge_litert": "the MoveNet detector's runtime: pip install ai-edge-litert",
+    "ai_edge_litert": "MoveNet's and BlazePose's runtime: pip install ai-edge-litert",
+    "flatbuffers": "ai-edge-litert's own dependency: cuts BlazePose's unused outputs",
     "tensorrt": "optional engine: JetPack's python3-libnvinfer or NVIDIA's wheels",
     "cuda": "optional, with TensorRT: cuda-python",
     "tritonclient": "optional engine:=triton client, pip install --no-deps",

@@ -13,7 +13,10 @@ Every constant comes from mediapipe's pose graph in the 0.10.14 wheel
   the former Tasks path showed outside its crops, keeps them sure. Crops inside the image are the
   same either way.
 - ``SplitTensorVectorCalculator``: outputs 0 landmarks (1, 195), 1 pose flag (1, 1), 2
-  segmentation (unused), 3 heatmap (1, 64, 64, 39), 4 world landmarks (1, 117).
+  segmentation (1, 256, 256, 1), 3 heatmap (1, 64, 64, 39), 4 world landmarks (1, 117). The
+  segmentation mask is never used, so it is cut out of the graph before the interpreter is built
+  (``tflite_pruning``), with the operators only it needs: the other outputs stay bit-identical
+  and a run costs about 40 % less.
 - ``ThresholdingCalculator {threshold: 0.5}`` on the pose flag: below it there is no pose.
 - ``TensorsToLandmarksCalculator {num_landmarks: 39, input_image_width: 256,
   input_image_height: 256, visibility_activation: SIGMOID, presence_activation: SIGMOID}``:
@@ -46,6 +49,7 @@ import numpy as np
 
 from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.models.blazepose_roi import Roi
+from bodypose3d_ros.core.models.tflite_pruning import drop_outputs
 from bodypose3d_ros.core.types import FloatArray
 
 LITERT_REQUIREMENT: Final = "ai-edge-litert==2.3.0"
@@ -60,6 +64,7 @@ HEATMAP_MIN_CONFIDENCE: Final = 0.5
 # Output tensors in the order of SplitTensorVectorCalculator, by their shapes (names differ
 # between converters, shapes do not).
 _LANDMARKS, _FLAG, _HEATMAP, _WORLD = (195,), (1,), (64, 64, 39), (117,)
+_SEGMENTATION: Final = (1, INPUT_SIZE, INPUT_SIZE, 1)  # with its batch dimension
 
 
 @dataclass(frozen=True)
@@ -133,14 +138,15 @@ def decode(
     )
 
 
-def cut_roi(rgb: np.ndarray, roi: Roi, repeat_edges: bool = False) -> np.ndarray:
-    """The ROI's rotated square as the network's 256 x 256 uint8 RGB input; black past the
-    image border, or the edge pixels repeated as mediapipe does with ``repeat_edges``."""
+def cut_roi(image: np.ndarray, roi: Roi, repeat_edges: bool = False) -> np.ndarray:
+    """The ROI's rotated square, 256 x 256, in ``image``'s own channels (the network wants RGB);
+    black past the image border, or the edge pixels repeated as mediapipe does with
+    ``repeat_edges``."""
     # The ROI's corners go to the input's corners (0 and 256) in OpenCV's pixel coordinates, as
     # mediapipe's OpenCV ImageToTensor converter maps them (checked against its own crops: with
     # mediapipe's ROI the landmarks agree to 0.2 px, see test_blazepose_direct).
     return cv2.warpAffine(
-        rgb, roi.crop_to_image(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE),
+        image, roi.crop_to_image(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE if repeat_edges else cv2.BORDER_CONSTANT,
     )  # fmt: skip
@@ -153,10 +159,17 @@ class LandmarkNetwork:
     resized when the number of crops changes); else one ``invoke`` per crop on a batch of one.
     ``num_threads``: the runtime's CPU threads (0: 2, or the cores there are if fewer), as for
     MoveNet; more than two would only compete with the stages after the network for the cores
-    of a small robot computer.
+    of a small robot computer. ``segmentation``: keep the unused segmentation mask in the graph
+    (only to show that cutting it changes no other output).
     """
 
-    def __init__(self, model_path: str | Path, num_threads: int = 0, batched: bool = False) -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        num_threads: int = 0,
+        batched: bool = False,
+        segmentation: bool = False,
+    ) -> None:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
@@ -168,9 +181,15 @@ class LandmarkNetwork:
             raise ValueError(f"num_threads must be >= 0, got {num_threads}")
         self.threads = num_threads or min(2, os.cpu_count() or 1)
         try:
-            self._interpreter: Any = Interpreter(
-                model_path=str(model_path), num_threads=self.threads
-            )
+            content = Path(model_path).read_bytes()
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read {model_path}: {exc}") from exc
+        try:
+            if not segmentation:
+                content = drop_outputs(content, [_SEGMENTATION])
+            self._interpreter: Any = Interpreter(model_content=content, num_threads=self.threads)
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"{model_path}: {exc}") from exc
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"ai-edge-litert cannot load {model_path}: {exc}") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
