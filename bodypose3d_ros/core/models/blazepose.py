@@ -51,7 +51,7 @@ import numpy.typing as npt
 
 from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.camera.intrinsics import Intrinsics
-from bodypose3d_ros.core.image.color import to_rgb
+from bodypose3d_ros.core.image.color import check_colour_image, to_rgb
 from bodypose3d_ros.core.models.blazepose_file import landmark_model_path
 from bodypose3d_ros.core.models.blazepose_network import (
     BODY_POINT,
@@ -296,12 +296,15 @@ class BlazePoseModel:
         """
         if self._network is None:
             raise RuntimeError("BlazePoseModel is closed")
-        rgb = to_rgb(image_bgr)
-        height, width = rgb.shape[:2]
+        # Crops are cut from the image as it is and only they are turned to RGB: converting the
+        # whole frame cost more than all of a person's crops.
+        check_colour_image(image_bgr)
+        image = image_bgr
+        height, width = image.shape[:2]
         boxes = list(boxes) or [Box.full_image(width, height)]
         planned = [_roi_for(box, self._alignment, width, height) for box in boxes]
         rois = [roi for roi, _ in planned]
-        outputs = self._run(rgb, rois)
+        outputs = self._run(image, rois)
         # A tracked person the crop from their last landmarks lost is looked for as a newcomer.
         lost = [
             i for i, ((_, newcomer), out) in enumerate(zip(planned, outputs, strict=True))
@@ -310,7 +313,7 @@ class BlazePoseModel:
         if lost:
             for i in lost:
                 rois[i] = _roi_for(boxes[i], {}, width, height)[0]
-            for i, out in zip(lost, self._run(rgb, [rois[i] for i in lost]), strict=True):
+            for i, out in zip(lost, self._run(image, [rois[i] for i in lost]), strict=True):
                 outputs[i] = out
         pending = [i for i, (_, newcomer) in enumerate(planned) if newcomer] + lost
         stuck: set[int] = set()  # crops whose next look, tried, lost the pose
@@ -341,7 +344,7 @@ class BlazePoseModel:
             if not realigned:
                 break
             pending = []
-            for i, out in zip(realigned, self._run(rgb, list(realigned.values())), strict=True):
+            for i, out in zip(realigned, self._run(image, list(realigned.values())), strict=True):
                 previous = outputs[i]
                 # A look that lost the pose the last one had ends the search: the last one stays
                 # and is where the person is looked for next time.
@@ -370,10 +373,11 @@ class BlazePoseModel:
         self._alignment = alignment
         return poses
 
-    def _run(self, rgb: np.ndarray, rois: Sequence[Roi | None]) -> list[RawLandmarks | None]:
+    def _run(self, image: np.ndarray, rois: Sequence[Roi | None]) -> list[RawLandmarks | None]:
         assert self._network is not None
         todo = [i for i, roi in enumerate(rois) if roi is not None]
-        results = self._network.run([cut_roi(rgb, rois[i]) for i in todo])  # type: ignore[arg-type]
+        crops = [to_rgb(cut_roi(image, rois[i])) for i in todo]  # type: ignore[arg-type]
+        results = self._network.run(crops)
         outputs: list[RawLandmarks | None] = [None] * len(rois)
         for i, out in zip(todo, results, strict=True):
             outputs[i] = out
