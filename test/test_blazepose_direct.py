@@ -16,7 +16,11 @@ from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.image.color import to_rgb
 from bodypose3d_ros.core.models.blazepose import BlazePoseModel, _next_roi
-from bodypose3d_ros.core.models.blazepose_file import _problem_with, landmark_model_path
+from bodypose3d_ros.core.models.blazepose_file import (
+    LANDMARK_FILE,
+    _problem_with,
+    landmark_model_path,
+)
 from bodypose3d_ros.core.models.blazepose_network import (
     NUM_BODY_LANDMARKS,
     cut_roi,
@@ -49,14 +53,14 @@ DATA = Path(__file__).resolve().parent.parent / ".cache" / "data"
 def test_landmark_file_is_found_in_the_wheel_and_checked(tmp_path: Path) -> None:
     path = landmark_model_path()
     assert path.name == "pose_landmark_full.tflite"
-    assert _problem_with(path) is None
+    assert _problem_with(path, LANDMARK_FILE) is None
     wrong = tmp_path / "wrong.tflite"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, one byte changed
     wrong.write_bytes(bytes(data))
-    assert "sha256" in str(_problem_with(wrong))
+    assert "sha256" in str(_problem_with(wrong, LANDMARK_FILE))
     wrong.write_bytes(b"short")
-    assert "bytes" in str(_problem_with(wrong))
+    assert "bytes" in str(_problem_with(wrong, LANDMARK_FILE))
     with pytest.raises(ModelLoadError, match=r"pip install mediapipe==0\.10\.14"):
         landmark_model_path(package="no_such_package_here")
 
