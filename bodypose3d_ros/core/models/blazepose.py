@@ -1,24 +1,38 @@
 """BlazePose GHUM 3D, the pose model shipped inside the mediapipe 0.10.14 wheel, as a PoseModel.
 
 It works offline on the CPU and needs no model download, so the package produces skeletons out
-of the box. Only BlazePose's landmark network runs (``pose_landmark_full.tflite``, read from the
-wheel and checked, ``blazepose_file``), directly with ai-edge-litert (``blazepose_network``), one
+of the box. BlazePose's landmark network (``pose_landmark_full.tflite``, read from the wheel and
+checked, ``blazepose_file``) runs directly with ai-edge-litert (``blazepose_network``), one
 rotated square crop per person (``blazepose_roi``), aligned as mediapipe's own tracking mode
 aligns it:
 
 - a person fitted in the previous call (the box's ``track``) is looked for where their own
   alignment points (hip centre, body point) put them: centred, upright, sized to the body (one
   network run); when that crop loses them, they are looked for as a newcomer in the same call;
+  when it finds them far (over ``REALIGN_JUMP`` of its side) from where it was centred, it is
+  re-aligned at once as a newcomer's is (a person who jumped between frames, half in the crop,
+  is fitted where they are, not halfway);
 - a newcomer with detector keypoints (the box's ``keypoints``, COCO 17) from their hips,
   hip -> shoulder direction and extent;
-- anyone else (a detector without keypoints, the whole image when no box is given) from the box
-  alone, then once more from the alignment points that first look gave, when it found a pose.
+- anyone else (a detector without keypoints, the whole image when no box is given) from
+  BlazePose's own person detector (``blazepose_detection``, ``pose_detection.tflite`` from the
+  same wheel), as mediapipe's graph finds a newcomer: in a whole-image search the most confident
+  person, for a box the best one whose hips (else face) lie in the box. Where it finds nobody
+  there, the box's upright guess (``roi_from_box``) is looked at as before; not for a tracked
+  person whose own crop just lost them: a guess in their old box fitted whatever else was there
+  (a dog beside them, a horse) as them, so they get no crop and the pipeline looks further.
+  Either way the look is then re-aligned on the alignment points it gave. The detector's
+  interpreter is built at the first such search: boxes that always come with keypoints
+  (MoveNet) never pay for it; its file is checked at start-up all the same.
 
-mediapipe's Tasks graph is not used: it ran BlazePose's face-based person detector again on every
-crop, which cost a network per person and found nobody whose face it could not use (side-on,
-back-turned, cut by the border). A crop whose pose flag stays under 0.5 gives no pose: the
-person is not fitted this frame (counted in ``unfitted``), and the pipeline sees "no pose" for
-that box. Each crop yields at most one person; the same code serves one person and many.
+mediapipe's Tasks graph is not used: it ran the person detector again on every crop, a network
+per person per frame, and found nobody whose face it could not use (side-on, back-turned, cut by
+the border). The detector is a short-range one: it finds a person who fills a good part of the
+searched square (in the whole of zidane.jpg, 1280 x 720, neither man reaches its 0.5 score; in
+bus.jpg only the nearest person), so a whole-image search of a wide scene may still fall back
+on the guess. A crop whose pose flag stays under 0.5 gives no pose: the person is not fitted
+this frame (counted in ``unfitted``), and the pipeline sees "no pose" for that box. Each crop
+yields at most one person; the same code serves one person and many.
 
 BlazePose's 33 landmarks are mapped onto BodyPose3DNet's 34 keypoints so that both backends go
 through the same lifting, smoothing and messages:
@@ -43,7 +57,7 @@ square that says little about the person.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import numpy as np
@@ -52,7 +66,8 @@ import numpy.typing as npt
 from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.camera.intrinsics import Intrinsics
 from bodypose3d_ros.core.image.color import check_colour_image, to_rgb
-from bodypose3d_ros.core.models.blazepose_file import landmark_model_path
+from bodypose3d_ros.core.models.blazepose_detection import PersonDetection, PersonDetectionNetwork
+from bodypose3d_ros.core.models.blazepose_file import detection_model_path, landmark_model_path
 from bodypose3d_ros.core.models.blazepose_network import (
     BODY_POINT,
     HIP_CENTRE,
@@ -187,6 +202,10 @@ def _keypoint_box(uv: FloatArray, confidence: FloatArray) -> Box:
 # following frames, done at once (a newcomer costs up to 1 + REALIGN_PASSES networks).
 REALIGN_PASSES: Final = 6
 REALIGN_SETTLED: Final = 0.02
+# A tracked person's crop is re-aligned in the same call too when the alignment points it gave
+# put them more than this fraction of its side away (a jump between frames): a crop that holds
+# only part of the person fits them off their place. A person walking moves a few % a frame.
+REALIGN_JUMP: Final = 0.1
 # A tracked person's crop from their last landmarks is used while the detector (when it ran this
 # frame) puts their hip centre within this fraction of the crop's side of its centre; a
 # newcomer's re-aligned crop is taken while its centre stays that close to the detector's hips,
@@ -198,12 +217,28 @@ TRACKED_AGREEMENT: Final = 0.06
 # person who does not fill the image is still big enough for the alignment points to lead to them.
 WHOLE_IMAGE_RADIUS_SCALE: Final = 0.4
 
+# Where only a box is known: (box, whether it is the whole image) -> the ROI to start from.
+Search = Callable[[Box, bool], Roi | None]
+
+
+def _in_box(box: Box, x: float, y: float) -> bool:
+    return box.x <= x <= box.x + box.width and box.y <= y <= box.y + box.height
+
+
+def _person_in(box: Box, found: Sequence[PersonDetection]) -> PersonDetection | None:
+    """The box's person among the detections (best first): the best whose hip centre lies in the
+    box, else (hips past the image border) the best whose face box's centre does."""
+    inside = [d for d in found if _in_box(box, *d.hips)]
+    inside = inside or [d for d in found if _in_box(box, *d.box.center)]
+    return inside[0] if inside else None
+
 
 def _roi_for(
-    box: Box, alignment: dict[int, Roi], width: int, height: int
+    box: Box, alignment: dict[int, Roi], width: int, height: int, search: Search
 ) -> tuple[Roi | None, bool]:
     """The ROI for ``box`` (best way in first) and whether it is a newcomer's (not from the
-    track's own last landmarks)."""
+    track's own last landmarks). ``search`` places it where only the box is known (the whole
+    image, a followed crop)."""
     if isinstance(box, HintedBox):
         tracked = alignment.get(box.track) if box.track is not None else None
         fresh = roi_from_coco_keypoints(box.keypoints) if box.keypoints is not None else None
@@ -217,8 +252,12 @@ def _roi_for(
             return tracked, False
         if fresh is not None:
             return fresh, True
+        if box.keypoints is not None:
+            # A detection whose keypoints miss the hips: the person detector would often find
+            # only a neighbour in its box (a crowd, a man half hidden at the border).
+            return roi_from_box(box, BOX_RADIUS_SCALE), True
     whole = (box.x, box.y, box.width, box.height) == (0.0, 0.0, float(width), float(height))
-    return roi_from_box(box, WHOLE_IMAGE_RADIUS_SCALE if whole else BOX_RADIUS_SCALE), True
+    return search(box, whole), True
 
 
 def _agrees(a: Roi, b: Roi) -> bool:
@@ -240,6 +279,15 @@ def _on_anchor(raw: RawLandmarks, roi: Roi, anchor: Roi | None) -> bool:
         return True
     hips = roi.to_image(raw.xy[[HIP_CENTRE]])[0]
     return math.hypot(hips[0] - anchor.cx, hips[1] - anchor.cy) <= TRACKED_AGREEMENT * anchor.side
+
+
+def _jumped(roi: Roi | None, raw: RawLandmarks, width: int, height: int) -> bool:
+    """Whether the look through ``roi`` puts the person's next region more than REALIGN_JUMP
+    of its side away."""
+    following = _next_roi(raw, roi, width, height) if roi is not None else None
+    if roi is None or following is None:
+        return False
+    return math.hypot(roi.cx - following.cx, roi.cy - following.cy) > REALIGN_JUMP * roi.side
 
 
 def _settled(a: Roi, b: Roi) -> bool:
@@ -269,6 +317,12 @@ class BlazePoseModel:
         self._network: LandmarkNetwork | None = LandmarkNetwork(
             landmark_model_path(), num_threads=num_threads, batched=batched
         )
+        # The person detector's file is checked now (a wrong file fails start-up); its
+        # interpreter is built at the first search that needs it, so boxes that always come with
+        # keypoints (MoveNet) never pay for it.
+        self._detection_path = detection_model_path()
+        self._detector: PersonDetectionNetwork | None = None
+        self._threads = num_threads
         # track -> the ROI its landmarks in the last call that fitted it give for the next one.
         self._alignment: dict[int, Roi] = {}
         self.unfitted = 0  # crops whose pose flag said "no pose", since start
@@ -302,7 +356,14 @@ class BlazePoseModel:
         image = image_bgr
         height, width = image.shape[:2]
         boxes = list(boxes) or [Box.full_image(width, height)]
-        planned = [_roi_for(box, self._alignment, width, height) for box in boxes]
+
+        def search(box: Box, whole: bool) -> Roi | None:
+            return self._search(image, box, whole, guess=True)
+
+        def search_lost(box: Box, whole: bool) -> Roi | None:
+            return self._search(image, box, whole, guess=False)
+
+        planned = [_roi_for(box, self._alignment, width, height, search) for box in boxes]
         rois = [roi for roi, _ in planned]
         outputs = self._run(image, rois)
         # A tracked person the crop from their last landmarks lost is looked for as a newcomer.
@@ -312,10 +373,17 @@ class BlazePoseModel:
         ]  # fmt: skip
         if lost:
             for i in lost:
-                rois[i] = _roi_for(boxes[i], {}, width, height)[0]
+                rois[i] = _roi_for(boxes[i], {}, width, height, search_lost)[0]
             for i, out in zip(lost, self._run(image, [rois[i] for i in lost]), strict=True):
                 outputs[i] = out
-        pending = [i for i, (_, newcomer) in enumerate(planned) if newcomer] + lost
+        # A tracked person who moved far since the last frame (their crop still saw enough of
+        # them to fit a pose, but off) is re-aligned at once, as a newcomer is.
+        jumped = [
+            i for i, ((_, newcomer), out) in enumerate(zip(planned, outputs, strict=True))
+            if not newcomer and i not in lost and out is not None and out.has_pose
+            and _jumped(rois[i], out, width, height)
+        ]  # fmt: skip
+        pending = [i for i, (_, newcomer) in enumerate(planned) if newcomer] + lost + jumped
         stuck: set[int] = set()  # crops whose next look, tried, lost the pose
         # A crop placed on the detector's keypoints stays on that person: a re-aligned crop that
         # wanders off their hips (to someone beside or in front of them) is not taken. Hips the
@@ -373,6 +441,24 @@ class BlazePoseModel:
         self._alignment = alignment
         return poses
 
+    def _search(self, image: np.ndarray, box: Box, whole: bool, guess: bool) -> Roi | None:
+        """Where the person detector puts the box's person (the most confident one in a
+        whole-image search); where it finds nobody there, the box's own upright guess when
+        ``guess``, else None.
+
+        No guess for a tracked person whose own crop just lost them: they are neither where
+        they were nor, for the detector, in their box, and a guess there would fit whatever else
+        is in it (a dog, a horse) as them; the caller looks for them elsewhere.
+        """
+        if self._detector is None:
+            self._detector = PersonDetectionNetwork(self._detection_path, self._threads)
+        found = self._detector.detect(image, None if whole else box)
+        person = (found[0] if found else None) if whole else _person_in(box, found)
+        roi = person.roi if person is not None else None
+        if roi is not None or not guess:
+            return roi
+        return roi_from_box(box, WHOLE_IMAGE_RADIUS_SCALE if whole else BOX_RADIUS_SCALE)
+
     def _run(self, image: np.ndarray, rois: Sequence[Roi | None]) -> list[RawLandmarks | None]:
         assert self._network is not None
         todo = [i for i, roi in enumerate(rois) if roi is not None]
@@ -392,6 +478,9 @@ class BlazePoseModel:
         if self._network is not None:
             self._network.close()
             self._network = None
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
 
 
 def _to_pose25d(out: RawLandmarks, roi: Roi, visible: Box) -> Pose25D | None:
