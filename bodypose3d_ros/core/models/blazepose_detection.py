@@ -126,9 +126,6 @@ class RawDetections:
     def __len__(self) -> int:
         return len(self.scores)
 
-    def take(self, index: np.ndarray) -> RawDetections:
-        return RawDetections(self.scores[index], self.boxes[index], self.keypoints[index])
-
 
 def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: FloatArray) -> RawDetections:
     """The network's two outputs (batch removed: (2254, 12), (2254, 1)) -> the detections whose
@@ -195,7 +192,7 @@ def weighted_nms(found: RawDetections, min_iou: float = NMS_MIN_IOU) -> RawDetec
 class PersonDetection:
     """One person the detector found, in source-image pixels.
 
-    ``box``: the detection's box (around the face and upper body, not the whole person);
+    ``box``: the detection's box (around the head and shoulders, not the whole person);
     ``keypoints`` (4, 2): hip centre, whole-body point, shoulder centre, upper-body point.
     """
 
@@ -275,21 +272,19 @@ class PersonDetectionNetwork:
         return weighted_nms(found)
 
     def detect(self, rgb: np.ndarray, region: Box | None = None) -> list[PersonDetection]:
-        """The people in ``region`` of the RGB image (the whole image by default), best first.
+        """The people found in the square around ``region`` of the RGB image (the whole image by
+        default), best first.
 
         Parts of the region past the image border are black, as mediapipe's letterbox is.
         """
         height, width = rgb.shape[:2]
-        square = search_square(region or Box.full_image(width, height))
+        square = search_square(region if region is not None else Box.full_image(width, height))
         found = self.detect_raw(rgb, square)
         people = []
         for score, box, keypoints in zip(found.scores, found.boxes, found.keypoints, strict=True):
-            (x0, y0), (x1, y1) = square.to_image(box.reshape(2, 2))
-            people.append(
-                PersonDetection(
-                    float(score), Box(x0, y0, x1 - x0, y1 - y0), square.to_image(keypoints)
-                )
-            )
+            (x0, y0), (x1, y1) = square.to_image(box.reshape(2, 2)).tolist()
+            corners = Box(x0, y0, x1 - x0, y1 - y0)
+            people.append(PersonDetection(float(score), corners, square.to_image(keypoints)))
         return people
 
     def close(self) -> None:
