@@ -148,7 +148,7 @@ def _photo(path: Path, crop: tuple[int, int, int, int] | None = None) -> np.ndar
     if crop is not None:
         x0, y0, x1, y1 = crop
         image = image[y0:y1, x0:x1]
-    return np.ascontiguousarray(to_rgb(image))
+    return np.ascontiguousarray(image)  # BGR, as frames come
 
 
 def _rotated(image: np.ndarray, degrees: float) -> np.ndarray:
@@ -192,15 +192,15 @@ def test_the_detector_finds_each_person_and_mediapipes_region_for_them(
     detector: PersonDetectionNetwork,
     request: pytest.FixtureRequest,
 ) -> None:
-    rgb = _photo(_path(photo, request), crop)
-    found = detector.detect(rgb)
+    image = _photo(_path(photo, request), crop)
+    found = detector.detect(image)
     assert len(found) == people, [(d.score, d.hips) for d in found]
     assert all(d.score >= 0.5 for d in found)
     assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
     pytest.importorskip("mediapipe", reason="the reference is mediapipe's own graph")
     from bodypose3d_ros.testing.blazepose_tasks import mediapipe_pose_graph
 
-    graph = mediapipe_pose_graph(rgb)
+    graph = mediapipe_pose_graph(to_rgb(image))
     assert graph is not None, "mediapipe finds the person"
     # The region mediapipe cropped from its own detection: anchors, decoding, suppression,
     # letterbox and alignment constants are mediapipe's.
@@ -211,13 +211,13 @@ def test_the_detector_finds_each_person_and_mediapipes_region_for_them(
     assert abs(_angle(ours.rotation, theirs.rotation)) <= 0.5
 
 
-def _settled_roi(model: BlazePoseModel, rgb: np.ndarray, roi: Roi) -> Roi:
+def _settled_roi(model: BlazePoseModel, image: np.ndarray, roi: Roi) -> Roi:
     """The region the landmark network's own alignment points lead to from ``roi``."""
     assert model._network is not None
     for _ in range(10):
-        (out,) = model._network.run([cut_roi(rgb, roi)])
+        (out,) = model._network.run([to_rgb(cut_roi(image, roi))])
         assert out.has_pose
-        following = _next_roi(out, roi, rgb.shape[1], rgb.shape[0])
+        following = _next_roi(out, roi, image.shape[1], image.shape[0])
         assert following is not None
         if _settled(roi, following):
             return following
@@ -246,14 +246,14 @@ def test_the_detectors_region_is_where_the_landmark_network_settles(
     model: BlazePoseModel,
     request: pytest.FixtureRequest,
 ) -> None:
-    rgb = _photo(_path(photo, request), crop)
+    image = _photo(_path(photo, request), crop)
     if degrees:
-        rgb = _rotated(rgb, degrees)
-    found = detector.detect(rgb)
+        image = _rotated(image, degrees)
+    found = detector.detect(image)
     assert found, "nobody found"
     start = found[0].roi
     assert start is not None
-    settled = _settled_roi(model, rgb, start)
+    settled = _settled_roi(model, image, start)
     assert math.hypot(start.cx - settled.cx, start.cy - settled.cy) <= 0.05 * settled.side
     assert abs(_angle(start.rotation, settled.rotation)) <= 8.0
     # The detector's body circle is a little tighter than the landmark network's (6-18% here).
@@ -263,10 +263,16 @@ def test_the_detectors_region_is_where_the_landmark_network_settles(
 def test_a_person_turned_by_90_degrees_gets_a_region_turned_by_90_degrees(
     detector: PersonDetectionNetwork, person_image_path: Path
 ) -> None:
-    rgb = _photo(person_image_path)
-    (upright,) = detector.detect(rgb)
+    image = _photo(person_image_path)
+    (upright,) = detector.detect(image)
+    assert upright.roi is not None
+    # Frames as they come: BGRA is the same picture, grey the same man without his colours.
+    (with_alpha,) = detector.detect(cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
+    np.testing.assert_allclose(with_alpha.keypoints, upright.keypoints)
+    (grey,) = detector.detect(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    assert np.linalg.norm(np.subtract(grey.hips, upright.hips)) <= 0.05 * upright.roi.side
     for degrees in (90, -90):
-        (turned,) = detector.detect(_rotated(rgb, degrees))
+        (turned,) = detector.detect(_rotated(image, degrees))
         assert upright.roi is not None
         assert turned.roi is not None
         # Turned counter-clockwise on screen, the region's up turns the same way (its rotation
@@ -292,16 +298,16 @@ def test_a_blurred_photo_has_nobody_and_the_whole_image_search_guesses_as_before
 def test_a_box_search_takes_the_person_whose_hips_are_in_the_box(
     detector: PersonDetectionNetwork, model: BlazePoseModel, bus_image_path: Path
 ) -> None:
-    rgb = _photo(bus_image_path)
-    (nearest,) = detector.detect(rgb)  # the man on the left
+    image = _photo(bus_image_path)
+    (nearest,) = detector.detect(image)  # the man on the left
     # A box around the woman beside him: her own region, not his.
     box = Box(225, 404, 121, 455)
-    roi = model._search(rgb, box, False, guess=True)
+    roi = model._search(image, box, False, guess=True)
     assert roi is not None
     assert box.x <= roi.cx <= box.x + box.width
     assert box.y <= roi.cy <= box.y + box.height
     assert math.hypot(roi.cx - nearest.hips[0], roi.cy - nearest.hips[1]) > 50.0
-    assert all(isinstance(d, PersonDetection) for d in detector.detect(rgb, box))
+    assert all(isinstance(d, PersonDetection) for d in detector.detect(image, box))
 
 
 def test_boxes_with_keypoints_never_build_the_detector(

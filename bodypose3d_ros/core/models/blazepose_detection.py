@@ -62,6 +62,7 @@ import cv2
 import numpy as np
 
 from bodypose3d_ros.core.engines.base import ModelLoadError
+from bodypose3d_ros.core.image.color import to_rgb
 from bodypose3d_ros.core.models.blazepose_network import LITERT_REQUIREMENT
 from bodypose3d_ros.core.models.blazepose_roi import Roi, roi_from_alignment_points
 from bodypose3d_ros.core.types import Box, FloatArray
@@ -255,31 +256,36 @@ class PersonDetectionNetwork:
             ) from exc
         self._anchors = ssd_anchors()
 
-    def detect_raw(self, rgb: np.ndarray, square: Roi) -> RawDetections:
-        """The detections in ``square`` of the RGB image, on the network's input, after NMS."""
+    def detect_raw(self, image: np.ndarray, square: Roi) -> RawDetections:
+        """The detections in ``square`` of the image, on the network's input, after NMS.
+
+        ``image`` is 8-bit BGR, BGRA or grey, as the frame comes: only the 224 x 224 crop is
+        turned to RGB, as the landmark network's crops are.
+        """
         if self._interpreter is None:
             raise RuntimeError("PersonDetectionNetwork is closed")
         crop = cv2.warpAffine(
-            rgb, square.crop_to_image(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE),
+            image, square.crop_to_image(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0),
         )  # fmt: skip
-        tensor = crop[None].astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
+        rgb = to_rgb(crop)
+        tensor = rgb[None].astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
         it = self._interpreter
         it.set_tensor(self._input, tensor)
         it.invoke()
         found = decode(it.get_tensor(self._boxes)[0], it.get_tensor(self._scores)[0], self._anchors)
         return weighted_nms(found)
 
-    def detect(self, rgb: np.ndarray, region: Box | None = None) -> list[PersonDetection]:
-        """The people found in the square around ``region`` of the RGB image (the whole image by
-        default), best first.
+    def detect(self, image: np.ndarray, region: Box | None = None) -> list[PersonDetection]:
+        """The people found in the square around ``region`` of the image (8-bit BGR, BGRA or
+        grey; the whole image by default), best first.
 
-        Parts of the region past the image border are black, as mediapipe's letterbox is.
+        Parts of the square past the image border are black, as mediapipe's letterbox is.
         """
-        height, width = rgb.shape[:2]
+        height, width = image.shape[:2]
         square = search_square(region if region is not None else Box.full_image(width, height))
-        found = self.detect_raw(rgb, square)
+        found = self.detect_raw(image, square)
         people = []
         for score, box, keypoints in zip(found.scores, found.boxes, found.keypoints, strict=True):
             (x0, y0), (x1, y1) = square.to_image(box.reshape(2, 2)).tolist()
