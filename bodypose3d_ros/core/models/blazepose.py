@@ -13,17 +13,18 @@ aligns it:
   re-aligned at once as a newcomer's is (a person who jumped between frames, half in the crop,
   is fitted where they are, not halfway);
 - a newcomer with detector keypoints (the box's ``keypoints``, COCO 17) from their hips,
-  hip -> shoulder direction and extent;
-- anyone else (a detector without keypoints, the whole image when no box is given) from
-  BlazePose's own person detector (``blazepose_detection``, ``pose_detection.tflite`` from the
-  same wheel), as mediapipe's graph finds a newcomer: in a whole-image search the most confident
-  person, for a box the best one whose hips (else face) lie in the box. Where it finds nobody
-  there, the box's upright guess (``roi_from_box``) is looked at as before; not for a tracked
-  person whose own crop just lost them: a guess in their old box fitted whatever else was there
-  (a dog beside them, a horse) as them, so they get no crop and the pipeline looks further.
-  Either way the look is then re-aligned on the alignment points it gave. The detector's
-  interpreter is built at the first such search: boxes that always come with keypoints
-  (MoveNet) never pay for it; its file is checked at start-up all the same.
+  hip -> shoulder direction and extent; where they miss the hips, from the box's upright guess
+  (``roi_from_box``: the person detector would often find only a neighbour in such a box);
+- anyone else (a box without keypoints, e.g. a followed crop; the whole image when no box is
+  given) from BlazePose's own person detector (``blazepose_detection``, ``pose_detection.tflite``
+  from the same wheel), as mediapipe's graph finds a newcomer: in a whole-image search the most
+  confident person, for a box the best one whose hips (else face) lie in the box. Where it finds
+  nobody there, the box's upright guess (``roi_from_box``) is looked at as before; not for a
+  tracked person whose own crop just lost them: a guess in their old box fitted whatever else
+  was there (a dog beside them, a horse) as them, so they get no crop and the pipeline looks
+  further. Either way the look is then re-aligned on the alignment points it gave. The
+  detector's interpreter is built at the first such search: boxes that always come with
+  keypoints (MoveNet) never pay for it; its file is checked at start-up all the same.
 
 mediapipe's Tasks graph is not used: it ran the person detector again on every crop, a network
 per person per frame, and found nobody whose face it could not use (side-on, back-turned, cut by
