@@ -424,7 +424,9 @@ def test_a_person_back_at_their_place_after_a_walk_is_found_there(
             )  # fmt: skip
             walked, _ = _pelvis(pipeline, moved, 2 / 30)
         assert walked[0] - start[0] == pytest.approx(114.0, abs=0.03 * height)
+        unfitted = model.unfitted
         back, _ = _pelvis(pipeline, photo, 1.0)
         assert np.linalg.norm(back - start) <= 0.03 * height
+        assert model.unfitted > unfitted, "the crop that lost him is counted, then he is found"
     finally:
         model.close()

@@ -427,6 +427,7 @@ class BlazePoseModel:
         poses: list[Pose25D] = []
         for i, (box, roi, out) in enumerate(zip(boxes, rois, outputs, strict=True)):
             if roi is None or out is None:
+                self.unfitted += i in lost  # lost, and nowhere else in their box to look
                 continue
             if not out.has_pose or not _on_anchor(out, roi, anchors.get(i)):
                 self.unfitted += 1
