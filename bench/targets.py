@@ -8,6 +8,8 @@ from typing import Any
 # A latency that grows by more than this (and by more than the fraction below) is a queue forming.
 LATENCY_GROWTH_TOLERANCE_MS = 2.0
 LATENCY_GROWTH_TOLERANCE_FRACTION = 0.2
+# people in the frame -> the most a BlazePose frame may take on the 2-vCPU reference machine (ms)
+BLAZEPOSE_FRAME_MS = {1: 7.0, 2: 13.0, 4: 25.0, 8: 50.0}
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ def checks(results: dict[str, Any]) -> list[Check]:
             Check("overhead per extra person (all but the networks)",
                   mp["overhead_ms_per_extra_person"], 0.3, True, " ms")
         )  # fmt: skip
+        # The embedded default at the speed of BlazePose's network: about 7 ms a person.
+        for people, limit in BLAZEPOSE_FRAME_MS.items():
+            out.append(
+                Check(f"BlazePose frame, {people} {'person' if people == 1 else 'people'} "
+                      "(everything after the detector)",
+                      mp["frame_ms"]["blazepose"][str(people)], limit, True, " ms")
+            )  # fmt: skip
         ratio = mp["bodypose3dnet_fixture_8_to_1_with_detector"]
         if ratio is not None:
             out.append(

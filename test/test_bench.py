@@ -120,7 +120,7 @@ def test_quick_bench_writes_complete_consistent_results(
     assert all(crowd["published_once"][n] <= crowd["published"][n] for n in crowd["published"])
     assert all(crowd["published"][n] > 0 for n in crowd["published"])
     assert results["crowd_frame_30_to_8"] == crowd["frame_to_8"]["30"]
-    assert len(results["targets"]) == 12
+    assert len(results["targets"]) == 16
     assert all(isinstance(target["passed"], bool) for target in results["targets"])
     lines = run.stdout.splitlines()
     verdicts = [line for line in lines if line.strip().startswith(("PASS", "MISS"))]
