@@ -7,6 +7,11 @@ Not a timing: a count on real photos, both paths given the same boxes in one run
   ``bus.jpg``: three walkers, one cut by the right border), then the same photos cut so the
   border crosses people (left, right, top and bottom halves). The Tasks path gets each
   detection's box; the direct path the same box with the detector's keypoints, as in the node.
+* agreement with MoveNet: the photos hold no ground-truth keypoints, so each path's body joints
+  (shoulders to ankles) are compared with those MoveNet, an independent network, is sure of
+  (score >= 0.5): the share within 10 % of the detection's box height. A person a path does not
+  fit agrees on nothing. It is not accuracy (MoveNet errs too), but a joint off by a large part
+  of the body, like an outstretched arm cut off by a square crop, shows up.
 * rotation: ``person.jpg`` turned by 30, 60 and 90 degrees (a person leaning, falling, lying);
   MoveNet's detection of the turned person goes to each path as above; its keypoints, turned
   back, are compared with the same path's on the upright photo (median and worst over the sure
@@ -28,7 +33,7 @@ import numpy as np
 from bodypose3d_ros.core import skeleton
 from bodypose3d_ros.core.camera.intrinsics import default_intrinsics
 from bodypose3d_ros.core.models.blazepose import BlazePoseModel
-from bodypose3d_ros.core.people.detection import Detection
+from bodypose3d_ros.core.people.detection import COCO17_TO_SKELETON, Detection
 from bodypose3d_ros.core.people.detectors.movenet import MoveNetDetector, MoveNetParams
 from bodypose3d_ros.core.people.detectors.movenet_file import extract_from_wheel
 from bodypose3d_ros.core.types import Box, HintedBox
@@ -39,6 +44,9 @@ BODY = [skeleton.INDEX[n] for n in (
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )]  # fmt: skip
+COCO_BODY = range(5, 17)  # COCO 17: shoulders to ankles
+SURE = 0.5  # a MoveNet keypoint this sure is compared
+AGREE = 0.10  # of the detection's box height
 
 
 def _read(name: str) -> np.ndarray:
@@ -76,16 +84,37 @@ def count_people(detector: MoveNetDetector, models: dict[str, Any]) -> dict[str,
             for d in detector.detect(image, 0.0):
                 row: dict[str, Any] = {"photo": photo, "cut": cut, "box": [round(v) for v in
                                        (d.box.x, d.box.y, d.box.width, d.box.height)]}  # fmt: skip
+                kp = d.keypoints
+                sure = [i for i in COCO_BODY if kp is not None and kp[i, 2] >= SURE]
+                row["movenet_sure_joints"] = len(sure)
                 for name, model in models.items():
                     model.reset()
-                    row[name] = len(model.estimate(image, [_hinted(name, d)], k))
+                    poses = model.estimate(image, [_hinted(name, d)], k)
+                    row[name] = len(poses)
+                    row[f"{name}_agreeing"] = _agreeing(poses[0].uv, d, sure) if poses else 0
                 rows.append(row)
+    compared = sum(r["movenet_sure_joints"] for r in rows)
     return {
         "people": len(rows),
         "fitted": {name: sum(r[name] for r in rows) for name in models},
+        "movenet_sure_joints": compared,
+        "agreeing_with_movenet": {
+            name: sum(r[f"{name}_agreeing"] for r in rows) / max(compared, 1) for name in models
+        },
+        "agreement_worse_than_tasks": [
+            r for r in rows if r["direct_agreeing"] < r["tasks_agreeing"]
+        ],
         "only_direct": [r for r in rows if r["direct"] and not r["tasks"]],
         "only_tasks": [r for r in rows if r["tasks"] and not r["direct"]],
     }
+
+
+def _agreeing(uv: np.ndarray, d: Detection, sure: list[int]) -> int:
+    """How many of the detection's ``sure`` keypoints the pose's joints lie near."""
+    if d.keypoints is None:
+        return 0
+    off = np.linalg.norm(uv[COCO17_TO_SKELETON[sure]] - d.keypoints[sure, :2], axis=1)
+    return int(np.sum(off <= AGREE * d.box.height))
 
 
 def _turned(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
@@ -145,6 +174,14 @@ def main() -> int:
     for key in ("only_direct", "only_tasks"):
         for row in people[key]:
             print(f"  {key}: {row['photo']} {row['cut']} box {row['box']}")
+    print(f"MoveNet's sure body joints the pose agrees with (of {people['movenet_sure_joints']}):")
+    for name, share in people["agreeing_with_movenet"].items():
+        print(f"  {name:7s} {share:.3f}")
+    for row in people["agreement_worse_than_tasks"]:
+        print(
+            f"  direct agrees less: {row['photo']} {row['cut']} box {row['box']}: "
+            f"{row['direct_agreeing']} vs {row['tasks_agreeing']} of {row['movenet_sure_joints']}"
+        )
     for name, by_angle in result["rotation"].items():
         print(f"rotation, {name}: {by_angle}")
     json.dump(result, sys.stdout, indent=1)
