@@ -53,18 +53,17 @@ choose (the best one inside a box).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import cv2
 import numpy as np
 
 from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.image.color import to_rgb
-from bodypose3d_ros.core.models.blazepose_network import LITERT_REQUIREMENT
 from bodypose3d_ros.core.models.blazepose_roi import Roi, roi_from_alignment_points
+from bodypose3d_ros.core.models.litert_interpreter import open_interpreter
 from bodypose3d_ros.core.types import Box, FloatArray
 
 INPUT_SIZE: Final = 224
@@ -226,23 +225,7 @@ class PersonDetectionNetwork:
     """
 
     def __init__(self, model_path: str | Path, num_threads: int = 0) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:
-            raise ModelLoadError(
-                f"the blazepose backend needs ai-edge-litert ({exc}); install it with: "
-                f"pip install {LITERT_REQUIREMENT}"
-            ) from exc
-        if num_threads < 0:
-            raise ValueError(f"num_threads must be >= 0, got {num_threads}")
-        self.threads = num_threads or min(2, os.cpu_count() or 1)
-        try:
-            self._interpreter: Any = Interpreter(
-                model_path=str(model_path), num_threads=self.threads
-            )
-        except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(f"ai-edge-litert cannot load {model_path}: {exc}") from exc
-        self._interpreter.allocate_tensors()
+        self._interpreter, self.threads = open_interpreter(model_path, num_threads)
         self._input = self._interpreter.get_input_details()[0]["index"]
         by_shape = {
             tuple(d["shape"][1:]): d["index"] for d in self._interpreter.get_output_details()

@@ -38,21 +38,20 @@ ROI's job (:class:`~bodypose3d_ros.core.models.blazepose_roi.Roi`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import cv2
 import numpy as np
 
 from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.models.blazepose_roi import Roi
+from bodypose3d_ros.core.models.litert_interpreter import open_interpreter
 from bodypose3d_ros.core.models.tflite_pruning import drop_outputs
 from bodypose3d_ros.core.types import FloatArray
 
-LITERT_REQUIREMENT: Final = "ai-edge-litert==2.3.0"
 INPUT_SIZE: Final = 256
 NUM_LANDMARKS: Final = 39  # 33 body landmarks, 2 alignment points, 4 unused
 NUM_BODY_LANDMARKS: Final = 33
@@ -171,32 +170,19 @@ class LandmarkNetwork:
         segmentation: bool = False,
     ) -> None:
         try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:
-            raise ModelLoadError(
-                f"the blazepose backend needs ai-edge-litert ({exc}); install it with: "
-                f"pip install {LITERT_REQUIREMENT}"
-            ) from exc
-        if num_threads < 0:
-            raise ValueError(f"num_threads must be >= 0, got {num_threads}")
-        self.threads = num_threads or min(2, os.cpu_count() or 1)
-        try:
             content = Path(model_path).read_bytes()
         except OSError as exc:
             raise ModelLoadError(f"cannot read {model_path}: {exc}") from exc
-        try:
-            if not segmentation:
+        if not segmentation:
+            try:
                 content = drop_outputs(content, [_SEGMENTATION])
-            self._interpreter: Any = Interpreter(model_content=content, num_threads=self.threads)
-        except ModelLoadError as exc:
-            raise ModelLoadError(f"{model_path}: {exc}") from exc
-        except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(f"ai-edge-litert cannot load {model_path}: {exc}") from exc
+            except ModelLoadError as exc:
+                raise ModelLoadError(f"{model_path}: {exc}") from exc
+        self._interpreter, self.threads = open_interpreter(model_path, num_threads, content)
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._outputs = self._output_indices()
         self.batched = batched
         self._batch = 1
-        self._interpreter.allocate_tensors()
 
     def _output_indices(self) -> tuple[int, int, int, int]:
         by_shape = {
