@@ -57,13 +57,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import cv2
 import numpy as np
+from scipy.special import expit
 
 from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.image.color import to_rgb
+from bodypose3d_ros.core.models.blazepose_network import cut_roi
 from bodypose3d_ros.core.models.blazepose_roi import Roi, roi_from_alignment_points
 from bodypose3d_ros.core.models.litert_interpreter import open_interpreter
+from bodypose3d_ros.core.people.track_motion import iou_corners
 from bodypose3d_ros.core.types import Box, FloatArray
 
 INPUT_SIZE: Final = 224
@@ -107,11 +109,6 @@ def ssd_anchors(input_size: int = INPUT_SIZE) -> FloatArray:
     return np.concatenate(centres)
 
 
-def _sigmoid(x: FloatArray) -> FloatArray:
-    out: FloatArray = 1.0 / (1.0 + np.exp(-x))
-    return out
-
-
 @dataclass(frozen=True)
 class RawDetections:
     """Detections on the network's input, coordinates normalised to it (0..1 across).
@@ -136,7 +133,7 @@ def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: FloatArray) -
         -SCORE_CLIPPING,
         SCORE_CLIPPING,
     )
-    scores = _sigmoid(logits)
+    scores = expit(logits)
     keep = scores >= MIN_SCORE
     values, anchor = values[keep], anchors[keep]
     centre = values[:, 0:2] / INPUT_SIZE + anchor
@@ -151,18 +148,6 @@ def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: FloatArray) -
     )
 
 
-def _iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
-    """Intersection over union of ``box`` (4,) with each of ``boxes`` (n, 4); 0 without overlap
-    or area."""
-    lo = np.maximum(box[:2], boxes[:, :2])
-    hi = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=1)
-    area = np.prod(box[2:] - box[:2])
-    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    union = area + areas - inter
-    return np.where((inter > 0.0) & (union > 0.0), inter / np.where(union > 0.0, union, 1.0), 0.0)
-
-
 def weighted_nms(found: RawDetections, min_iou: float = NMS_MIN_IOU) -> RawDetections:
     """mediapipe's weighted non-max suppression: best first, each merged with everything left
     that overlaps it by more than ``min_iou`` (score-weighted mean of boxes and keypoints; its
@@ -171,7 +156,7 @@ def weighted_nms(found: RawDetections, min_iou: float = NMS_MIN_IOU) -> RawDetec
     scores, boxes, keypoints = [], [], []
     while remaining.size:
         best = remaining[0]
-        overlap = _iou(found.boxes[best], found.boxes[remaining]) > min_iou
+        overlap = iou_corners(found.boxes[best][None], found.boxes[remaining])[0] > min_iou
         # A best box without area overlaps nothing, not even itself: mediapipe keeps it as it
         # is and stops there.
         merged = remaining[overlap] if overlap.any() else remaining[:1]
@@ -247,12 +232,7 @@ class PersonDetectionNetwork:
         """
         if self._interpreter is None:
             raise RuntimeError("PersonDetectionNetwork is closed")
-        crop = cv2.warpAffine(
-            image, square.crop_to_image(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0),
-        )  # fmt: skip
-        rgb = to_rgb(crop)
+        rgb = to_rgb(cut_roi(image, square, size=INPUT_SIZE))
         tensor = rgb[None].astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
         it = self._interpreter
         it.set_tensor(self._input, tensor)

@@ -45,6 +45,7 @@ from typing import Final
 
 import cv2
 import numpy as np
+from scipy.special import expit
 
 from bodypose3d_ros.core.engines.base import ModelLoadError
 from bodypose3d_ros.core.models.blazepose_roi import Roi
@@ -85,11 +86,6 @@ class RawLandmarks:
         return self.pose_flag >= POSE_FLAG_THRESHOLD
 
 
-def _sigmoid(x: np.ndarray) -> FloatArray:
-    out: FloatArray = 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=np.float64), -80.0, 80.0)))
-    return out
-
-
 def refine_from_heatmap(xy: FloatArray, heatmap: np.ndarray) -> FloatArray:
     """Landmarks (n, 2), normalised, moved to their heatmap windows' weighted centres.
 
@@ -110,7 +106,7 @@ def refine_from_heatmap(xy: FloatArray, heatmap: np.ndarray) -> FloatArray:
         np.clip(cols, 0, width - 1)[:, None, :],
         np.arange(n)[:, None, None],
     ]
-    confidence = np.where(valid, _sigmoid(values.astype(np.float64)), 0.0)  # (n, k, k)
+    confidence = np.where(valid, expit(values.astype(np.float64)), 0.0)  # (n, k, k)
     total = confidence.sum(axis=(1, 2))
     best = confidence.max(axis=(1, 2))
     refine = inside & (best >= HEATMAP_MIN_CONFIDENCE) & (total > 0.0)
@@ -130,22 +126,24 @@ def decode(
     xy = refine_from_heatmap(raw[:, :2] / INPUT_SIZE, heatmap)
     return RawLandmarks(
         xy=xy,
-        visibility=_sigmoid(raw[:, 3]),
-        presence=_sigmoid(raw[:, 4]),
+        visibility=expit(raw[:, 3]),
+        presence=expit(raw[:, 4]),
         world=np.asarray(world, dtype=np.float64).reshape(NUM_LANDMARKS, 3),
         pose_flag=float(flag),
     )
 
 
-def cut_roi(image: np.ndarray, roi: Roi, repeat_edges: bool = False) -> np.ndarray:
-    """The ROI's rotated square, 256 x 256, in ``image``'s own channels (the network wants RGB);
-    black past the image border, or the edge pixels repeated as mediapipe does with
-    ``repeat_edges``."""
+def cut_roi(
+    image: np.ndarray, roi: Roi, repeat_edges: bool = False, size: int = INPUT_SIZE
+) -> np.ndarray:
+    """The ROI's rotated square, ``size`` x ``size`` (the landmark network's 256 by default), in
+    ``image``'s own channels (the networks want RGB); black past the image border, or the edge
+    pixels repeated as mediapipe does with ``repeat_edges``."""
     # The ROI's corners go to the input's corners (0 and 256) in OpenCV's pixel coordinates, as
     # mediapipe's OpenCV ImageToTensor converter maps them (checked against its own crops: with
     # mediapipe's ROI the landmarks agree to 0.2 px, see test_blazepose_direct).
     return cv2.warpAffine(
-        image, roi.crop_to_image(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE),
+        image, roi.crop_to_image(size), (size, size),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE if repeat_edges else cv2.BORDER_CONSTANT,
     )  # fmt: skip
